@@ -1,0 +1,283 @@
+// The reverse sweep: one loop from the root entry down to entry 0 of the tape.
+//
+// Scalar entries keep their adjoints in a flat array (double, or Value under create_graph);
+// tensor entries keep theirs in their TensorNode. Each entry's adjoint is complete when the loop
+// reaches it, because every consumer was recorded after it. No recursion, no sort.
+#include <autodiff/backward.hpp>
+#include <autodiff/kernels.hpp>
+#include <autodiff/ops/elementwise.hpp>
+#include <autodiff/scalar_backward.hpp>
+#include <autodiff/tensor_node.hpp>
+
+#include <cmath>
+
+namespace ad::detail {
+
+namespace {
+
+bool is_zero(double g) { return g == 0.0; }
+bool is_zero(const Value& g) { return g.is_constant() && g.value() == 0.0; }
+
+bool all_finite(const Tensor& g) {
+    return dispatch(g.dtype(), [&]<class T>() {
+        Tensor c = g.contiguous();
+        const T* p = c.data<T>();
+        for (std::int64_t i = 0; i < c.numel(); ++i)
+            if (!std::isfinite(p[i])) return false;
+        return true;
+    });
+}
+
+std::string describe_entry(const Tape& t, std::uint32_t i) {
+    const char* name = t.op[i] == Op::Tensor ? t.tensor_nodes[t.arg_a[i]]->name : op_name(t.op[i]);
+    const std::string* label = t.label_of(i);
+    return label ? fmt::format("'{}' (label '{}', recorded #{})", name, *label, i)
+                 : fmt::format("'{}' (recorded #{})", name, i);
+}
+
+template <class T>
+class Sweep {
+public:
+    Sweep(Tape& t, std::vector<T>& adj, const SweepRequest& req) : t_(t), adj_(adj), req_(req) {}
+
+    // Ctx interface of scalar_backward.
+    T arg(std::uint32_t i) const {
+        if constexpr (std::is_same_v<T, double>) {
+            return t_.val[i];
+        } else {
+            return Value::interior(t_, i, t_.val[i]);
+        }
+    }
+    double num(std::uint32_t i) const { return t_.val[i]; }
+    double cst(std::uint32_t i) const { return t_.consts[i]; }
+    void acc(std::uint32_t i, const T& g) {
+        if (t_.anomaly) check_finite(g);
+        if constexpr (std::is_same_v<T, double>) {
+            adj_[i] += g;
+        } else {
+            adj_[i] = is_zero(adj_[i]) ? g : adj_[i] + g;
+        }
+    }
+    // A gradient flowing into entry i, which may be a tensor entry or a scalar entry.
+    void acc_tensor(std::uint32_t i, Tensor g) {
+        if (t_.anomaly && !all_finite(g))
+            throw AnomalyError(fmt::format("anomaly: backward of {} produced a non-finite gradient", describe_entry(t_, current_)));
+        if (t_.op[i] == Op::Tensor) {
+            TensorNode& n = *t_.tensor_nodes[t_.arg_a[i]];
+            n.grad = n.grad.defined() ? n.grad + g : std::move(g);
+            return;
+        }
+        if constexpr (std::is_same_v<T, double>) {
+            acc(i, g.item());
+        } else {
+            acc(i, item_value(g));
+        }
+    }
+
+    void run(std::uint32_t root) {
+        for (std::uint32_t i = root + 1; i-- > 0;) {
+            current_ = i;
+            const Op o = t_.op[i];
+            if (o == Op::Tensor) {
+                tensor_entry(i);
+                continue;
+            }
+            if (is_zero(adj_[i])) continue;
+            if (!t_.hooks.empty()) apply_scalar_hooks(i);
+            switch (o) {
+            case Op::Leaf:
+                if (req_.accumulate) accumulate_leaf(*t_.leaves[t_.arg_a[i]], adj_[i]);
+                break;
+            case Op::FromTensor:
+                if constexpr (std::is_same_v<T, double>) {
+                    acc_tensor(t_.arg_a[i], Tensor::scalar(adj_[i], t_.tensor_nodes[t_.arg_a[t_.arg_a[i]]]->dtype));
+                } else {
+                    acc_tensor(t_.arg_a[i], tensor_from_value(adj_[i], t_.tensor_nodes[t_.arg_a[t_.arg_a[i]]]->dtype));
+                }
+                break;
+            default:
+                if (i < t_.released_upto) throw_released(i);
+                {
+                    const T g = adj_[i];  // copy: acc may reallocate nothing, but keep it simple
+                    scalar_backward<T>(*this, o, i, t_.arg_a[i], t_.arg_b[i], g);
+                }
+            }
+        }
+    }
+
+private:
+    void check_finite(const T& g) const {
+        double v;
+        if constexpr (std::is_same_v<T, double>) {
+            v = g;
+        } else {
+            v = g.value();
+        }
+        if (!std::isfinite(v))
+            throw AnomalyError(
+                fmt::format("anomaly: backward of {} produced a non-finite gradient ({})", describe_entry(t_, current_), v));
+    }
+
+    [[noreturn]] void throw_released(std::uint32_t i) const {
+        throw GraphError(fmt::format("backward: trying to backward through {} a second time, but its graph was "
+                                     "released by the first backward(); pass retain_graph=true to the first call",
+                                     describe_entry(t_, i)));
+    }
+
+    void apply_scalar_hooks(std::uint32_t i) {
+        for (auto& [entry, hook] : t_.hooks) {
+            if (entry != i) continue;
+            if constexpr (std::is_same_v<T, double>) {
+                adj_[i] = hook(adj_[i]);
+            } else {
+                adj_[i] = adj_[i] * (hook(adj_[i].value()) / adj_[i].value());
+            }
+        }
+    }
+
+    void accumulate_leaf(LeafData& leaf, T g) {
+        for (auto& hook : leaf.hooks) {
+            if constexpr (std::is_same_v<T, double>) {
+                g = hook(g);
+            } else {
+                g = g * (hook(g.value()) / g.value());
+            }
+        }
+        if constexpr (std::is_same_v<T, double>) {
+            leaf.grad += g;
+        } else {
+            leaf.grad += g.value();
+            if (leaf.grad_graph)
+                *leaf.grad_graph = *leaf.grad_graph + g;
+            else
+                leaf.grad_graph = std::make_unique<Value>(g);
+        }
+    }
+
+    void tensor_entry(std::uint32_t i) {
+        TensorNode* n = t_.tensor_nodes[t_.arg_a[i]].get();
+        if (!n->grad.defined()) return;
+        for (auto& hook : n->hooks) {
+            Tensor r = hook(n->grad);
+            if (r.defined()) n->grad = r;
+        }
+        if (n->leaf) {
+            if (req_.accumulate) accumulate_tensor_leaf(*n);
+            return;
+        }
+        if (n->released || !n->backward) throw_released(i);
+        Tensor gout = n->grad;
+        if (!req_.keep(i)) n->grad = Tensor();
+        GradContext ctx(*n, gout, req_.create_graph, [&](std::size_t k, Tensor g) { acc_tensor(n->inputs[k], std::move(g)); });
+        n->backward(ctx);
+        if (!req_.retain_graph) {
+            n->backward = nullptr;  // frees what the op saved
+            n->released = true;
+        }
+    }
+
+    void accumulate_tensor_leaf(TensorNode& n) {
+        TensorImpl& leaf = *n.leaf;
+        Tensor g = n.grad;
+        n.grad = Tensor();
+        for (auto& hook : leaf.hooks) {
+            Tensor r = hook(g);
+            if (r.defined()) g = r;
+        }
+        if (!leaf.grad.defined()) {
+            // Own the buffer: the sweep may share it with other gradients (an add passes g on).
+            leaf.grad = req_.create_graph ? g : g.clone().detach();
+        } else if (req_.create_graph) {
+            leaf.grad = leaf.grad + g;
+        } else {
+            NoGrad ng;
+            leaf.grad.add_(g);
+        }
+    }
+
+    Tape& t_;
+    std::vector<T>& adj_;
+    const SweepRequest& req_;
+    std::uint32_t current_ = 0;
+};
+
+std::vector<double>& scratch_adjoints() {
+    thread_local std::vector<double> adj;
+    return adj;
+}
+
+void clear_tensor_grads(Tape& t, std::uint32_t root, const SweepRequest& req) {
+    for (std::uint32_t i = 0; i <= root && i < t.size; ++i)
+        if (t.op[i] == Op::Tensor && !req.keep(i)) t.tensor_nodes[t.arg_a[i]]->grad = Tensor();
+}
+
+}  // namespace
+
+bool SweepRequest::keep(std::uint32_t entry) const {
+    for (auto w : wanted)
+        if (w == entry) return true;
+    return false;
+}
+
+void run_sweep(std::uint32_t root, const Seed& seed, const SweepRequest& req, SweepResult* out) {
+    Tape& t = tape();
+    if (root >= t.size) throw GraphError("backward: the root is not in this thread's graph");
+    const bool record = req.create_graph;
+    // The sweep runs with recording on only under create_graph.
+    const std::uint32_t saved_off = t.recording_off;
+    t.recording_off = record ? 0 : 1;
+    struct Restore {
+        Tape& t;
+        std::uint32_t off;
+        ~Restore() { t.recording_off = off; }
+    } restore{t, saved_off};
+    const bool saved_anomaly = t.anomaly;
+
+    auto finish = [&](auto& adj) {
+        if (out) {
+            for (std::uint32_t w : req.wanted) {
+                if (t.op[w] == Op::Tensor) {
+                    out->tensors.push_back(t.tensor_nodes[t.arg_a[w]]->grad);
+                    t.tensor_nodes[t.arg_a[w]]->grad = Tensor();
+                } else {
+                    if constexpr (std::is_same_v<std::decay_t<decltype(adj[0])>, double>) {
+                        out->scalars.push_back(Value::constant(adj[w]));
+                    } else {
+                        out->scalars.push_back(adj[w]);
+                    }
+                }
+            }
+        }
+    };
+
+    try {
+        if (!record) {
+            std::vector<double>& adj = scratch_adjoints();
+            adj.assign(std::size_t(root) + 1, 0.0);
+            if (t.op[root] == Op::Tensor)
+                t.tensor_nodes[t.arg_a[root]]->grad = seed.tensor;
+            else
+                adj[root] = seed.scalar.value();
+            Sweep<double> s(t, adj, req);
+            s.run(root);
+            finish(adj);
+        } else {
+            std::vector<Value> adj(std::size_t(root) + 1);
+            if (t.op[root] == Op::Tensor)
+                t.tensor_nodes[t.arg_a[root]]->grad = seed.tensor;
+            else
+                adj[root] = seed.scalar;
+            Sweep<Value> s(t, adj, req);
+            s.run(root);
+            finish(adj);
+        }
+    } catch (...) {
+        clear_tensor_grads(t, root, SweepRequest{});
+        t.anomaly = saved_anomaly;
+        throw;
+    }
+    clear_tensor_grads(t, root, req);
+    if (!req.retain_graph && t.released_upto < root + 1) t.released_upto = root + 1;
+}
+
+}  // namespace ad::detail

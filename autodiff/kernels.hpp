@@ -1,0 +1,106 @@
+#pragma once
+// Kernel helpers shared by the op families: dtype dispatch and the loops every elementwise op
+// uses. Loops over contiguous data are plain indexed loops the compiler vectorizes at -O3.
+#include <autodiff/tensor.hpp>
+
+#include <utility>
+
+namespace ad::detail {
+
+// Calls f.template operator()<T>() with T = float or double according to dt.
+template <class F>
+decltype(auto) dispatch(DType dt, F&& f) {
+    if (dt == DType::F32) return std::forward<F>(f).template operator()<float>();
+    return std::forward<F>(f).template operator()<double>();
+}
+
+// Throws ShapeError unless both tensors have the same dtype.
+void check_same_dtype(const char* op, const Tensor& a, const Tensor& b);
+
+// y = f(x) elementwise into a new contiguous tensor of x's shape and dtype (no graph).
+template <class F>
+Tensor map(const Tensor& x, F f) {
+    Tensor xc = x.contiguous();
+    Tensor y = Tensor::empty(x.shape(), x.dtype());
+    dispatch(x.dtype(), [&]<class T>() {
+        const T* __restrict xp = xc.data<T>();
+        T* __restrict yp = y.data<T>();
+        const std::int64_t n = y.numel();
+        for (std::int64_t i = 0; i < n; ++i) yp[i] = static_cast<T>(f(xp[i]));
+    });
+    return y;
+}
+
+// Broadcast iteration plan for a binary op: output shape and per-input strides (0 where
+// broadcast), collapsed to as few dimensions as possible.
+struct Broadcast2 {
+    Shape shape;
+    Shape sa, sb;  // element strides of a and b over `shape`
+};
+Broadcast2 plan_broadcast(const Tensor& a, const Tensor& b, const char* op);
+
+// z = f(a, b) elementwise with NumPy broadcasting into a new contiguous tensor (no graph).
+template <class F>
+Tensor zip(const Tensor& a, const Tensor& b, const char* op, F f) {
+    check_same_dtype(op, a, b);
+    if (a.shape() == b.shape() && a.is_contiguous() && b.is_contiguous()) {
+        Tensor z = Tensor::empty(a.shape(), a.dtype());
+        dispatch(a.dtype(), [&]<class T>() {
+            const T* __restrict ap = a.data<T>();
+            const T* __restrict bp = b.data<T>();
+            T* __restrict zp = z.data<T>();
+            const std::int64_t n = z.numel();
+            for (std::int64_t i = 0; i < n; ++i) zp[i] = static_cast<T>(f(ap[i], bp[i]));
+        });
+        return z;
+    }
+    const Broadcast2 p = plan_broadcast(a, b, op);
+    Tensor z = Tensor::empty(broadcast_shapes(a.shape(), b.shape(), op), a.dtype());
+    dispatch(a.dtype(), [&]<class T>() {
+        const T* ap = a.data<T>();
+        const T* bp = b.data<T>();
+        T* __restrict zp = z.data<T>();
+        const int nd = p.shape.size();
+        if (nd == 0) {
+            zp[0] = static_cast<T>(f(ap[0], bp[0]));
+            return;
+        }
+        const std::int64_t inner = p.shape[nd - 1], ia = p.sa[nd - 1], ib = p.sb[nd - 1];
+        std::int64_t idx[Shape::kMaxDims] = {};
+        std::int64_t oa = 0, ob = 0, out = 0;
+        const std::int64_t outer = p.shape.numel() / (inner ? inner : 1);
+        for (std::int64_t o = 0; o < outer && inner; ++o) {
+            if (ia == 1 && ib == 1) {
+                for (std::int64_t k = 0; k < inner; ++k) zp[out + k] = static_cast<T>(f(ap[oa + k], bp[ob + k]));
+            } else if (ia == 1 && ib == 0) {
+                const T bv = bp[ob];
+                for (std::int64_t k = 0; k < inner; ++k) zp[out + k] = static_cast<T>(f(ap[oa + k], bv));
+            } else if (ia == 0 && ib == 1) {
+                const T av = ap[oa];
+                for (std::int64_t k = 0; k < inner; ++k) zp[out + k] = static_cast<T>(f(av, bp[ob + k]));
+            } else {
+                for (std::int64_t k = 0; k < inner; ++k) zp[out + k] = static_cast<T>(f(ap[oa + k * ia], bp[ob + k * ib]));
+            }
+            out += inner;
+            for (int d = nd - 2; d >= 0; --d) {  // odometer over the outer dimensions
+                ++idx[d];
+                oa += p.sa[d];
+                ob += p.sb[d];
+                if (idx[d] < p.shape[d]) break;
+                oa -= p.sa[d] * idx[d];
+                ob -= p.sb[d] * idx[d];
+                idx[d] = 0;
+            }
+        }
+    });
+    return z;
+}
+
+// x broadcast to `shape` as a new contiguous tensor (no graph).
+Tensor expand_contiguous(const Tensor& x, const Shape& shape);
+
+// Sums g over broadcast dimensions so that the result has `shape` (the one place broadcast
+// gradients are reduced). Recorded when recording is on. Returns g itself if shapes match.
+Tensor sum_to(const Tensor& g, const Shape& shape);
+
+}  // namespace ad::detail

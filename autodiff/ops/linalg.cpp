@@ -1,0 +1,156 @@
+// Matrix products on OpenBLAS.
+#include <autodiff/kernels.hpp>
+#include <autodiff/ops/arithmetic.hpp>
+#include <autodiff/ops/linalg.hpp>
+#include <autodiff/ops/reduce.hpp>
+#include <autodiff/ops/shape_ops.hpp>
+#include <autodiff/tensor_node.hpp>
+
+#include <cblas.h>
+
+namespace ad {
+
+using detail::GradContext;
+using detail::save;
+
+namespace {
+
+// How BLAS should read a matrix view: pointer, leading dimension and transpose flag.
+struct BlasOperand {
+    Tensor holder;  // keeps a contiguous copy alive when the view was not BLAS-compatible
+    std::int64_t ld = 0;
+    bool trans = false;
+};
+// For a matrix (the last two dims of `x`) with `rows` × `cols` and element strides (sr, sc).
+BlasOperand blas_operand(const Tensor& x) {
+    const int n = x.dim();
+    const std::int64_t rows = x.shape()[n - 2], cols = x.shape()[n - 1];
+    const std::int64_t sr = x.strides()[n - 2], sc = x.strides()[n - 1];
+    if ((sc == 1 || cols == 1) && sr >= std::max<std::int64_t>(cols, 1)) return {x, sr, false};
+    if ((sr == 1 || rows == 1) && sc >= std::max<std::int64_t>(rows, 1)) return {x, sc, true};
+    Tensor c = x.detach().contiguous();
+    return {c, std::max<std::int64_t>(cols, 1), false};
+}
+
+template <class T>
+void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda, const T* b,
+          std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+    const auto TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+    if constexpr (std::is_same_v<T, float>) {
+        cblas_sgemm(CblasRowMajor, TA, TB, int(m), int(n), int(k), 1.0f, a, int(lda), b, int(ldb), beta, c, int(ldc));
+    } else {
+        cblas_dgemm(CblasRowMajor, TA, TB, int(m), int(n), int(k), 1.0, a, int(lda), b, int(ldb), beta, c, int(ldc));
+    }
+}
+
+// Batched product of operands with rank ≥ 2 (no graph).
+Tensor matmul_forward(const Tensor& a, const Tensor& b) {
+    const int na = a.dim(), nb = b.dim();
+    const std::int64_t m = a.shape()[na - 2], k = a.shape()[na - 1], k2 = b.shape()[nb - 2], n = b.shape()[nb - 1];
+    if (k != k2)
+        throw ShapeError(fmt::format("matmul: shapes {} and {} do not match (inner dimensions {} vs {})", a.shape().str(),
+                                     b.shape().str(), k, k2));
+    Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
+    const Shape batch = broadcast_shapes(ba, bb, "matmul");
+    Shape out = batch;
+    out.push_back(m);
+    out.push_back(n);
+    Shape ea = batch, eb = batch;
+    ea.push_back(m);
+    ea.push_back(k);
+    eb.push_back(k);
+    eb.push_back(n);
+    const Tensor av = expand(a.detach(), ea), bv = expand(b.detach(), eb);
+    const BlasOperand A = blas_operand(av), B = blas_operand(bv);
+    Tensor y = Tensor::empty(out, a.dtype());
+    const std::int64_t nbatch = batch.numel();
+    detail::dispatch(a.dtype(), [&]<class T>() {
+        T* yp = y.data<T>();
+        if (k == 0) {
+            for (std::int64_t i = 0; i < y.numel(); ++i) yp[i] = T(0);
+            return;
+        }
+        std::int64_t idx[Shape::kMaxDims] = {};
+        const int nbd = batch.size();
+        for (std::int64_t t = 0; t < nbatch; ++t) {
+            std::int64_t oa = 0, ob = 0;
+            for (int d = 0; d < nbd; ++d) {
+                oa += idx[d] * A.holder.strides()[d];
+                ob += idx[d] * B.holder.strides()[d];
+            }
+            if (m > 0 && n > 0)
+                gemm<T>(A.trans, B.trans, m, n, k, A.holder.data<T>() + oa, A.ld, B.holder.data<T>() + ob, B.ld, T(0),
+                        yp + t * m * n, n);
+            for (int d = nbd - 1; d >= 0; --d) {
+                if (++idx[d] < batch[d]) break;
+                idx[d] = 0;
+            }
+        }
+    });
+    return y;
+}
+
+Tensor mT(const Tensor& x) { return transpose(x, -2, -1); }
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+    detail::check_same_dtype("matmul", a, b);
+    if (a.dim() == 0 || b.dim() == 0)
+        throw ShapeError(fmt::format("matmul: both operands need at least 1 dimension, got {} and {}", a.shape().str(),
+                                     b.shape().str()));
+    if (a.dim() == 1 && b.dim() == 1) {
+        if (a.shape()[0] != b.shape()[0])
+            throw ShapeError(fmt::format("matmul: shapes {} and {} do not match (inner dimensions {} vs {})",
+                                         a.shape().str(), b.shape().str(), a.shape()[0], b.shape()[0]));
+        return reshape(matmul(unsqueeze(a, 0), unsqueeze(b, 1)), Shape{});
+    }
+    if (a.dim() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
+    if (b.dim() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
+    Tensor y = matmul_forward(a, b);
+    return detail::record("matmul", y, {a, b}, [sa = save(a), sb = save(b)](GradContext& g) {
+        if (g.needs(0)) g.add(0, detail::sum_to(matmul(g.out(), mT(sb.get())), g.input_shape(0)));
+        if (g.needs(1)) g.add(1, detail::sum_to(matmul(mT(sa.get()), g.out()), g.input_shape(1)));
+    });
+}
+
+Tensor outer(const Tensor& u, const Tensor& v) {
+    if (u.dim() != 1 || v.dim() != 1)
+        throw ShapeError(fmt::format("outer: needs two 1-d tensors, got {} and {}", u.shape().str(), v.shape().str()));
+    return matmul(unsqueeze(u, 1), unsqueeze(v, 0));
+}
+
+Tensor linear(const Tensor& x, const Tensor& W, const Tensor& b) {
+    detail::check_same_dtype("linear", x, W);
+    if (x.dim() != 2 || W.dim() != 2 || x.shape()[1] != W.shape()[1])
+        throw ShapeError(fmt::format("linear: input {} does not fit weight {} (expected input [batch, {}])", x.shape().str(),
+                                     W.shape().str(), W.dim() == 2 ? W.shape()[1] : -1));
+    if (b.defined() && !(b.shape() == Shape{W.shape()[0]}))
+        throw ShapeError(fmt::format("linear: bias of shape {} does not fit weight {} (expected [{}])", b.shape().str(),
+                                     W.shape().str(), W.shape()[0]));
+    const std::int64_t batch = x.shape()[0], in = x.shape()[1], out = W.shape()[0];
+    Tensor y = Tensor::empty(Shape{batch, out}, x.dtype());
+    const BlasOperand X = blas_operand(x.detach()), Wt = blas_operand(mT(W.detach()));
+    detail::dispatch(x.dtype(), [&]<class T>() {
+        T* yp = y.data<T>();
+        T beta = T(0);
+        if (b.defined()) {
+            const Tensor bc = b.detach().contiguous();
+            const T* bp = bc.data<T>();
+            for (std::int64_t i = 0; i < batch; ++i)
+                for (std::int64_t j = 0; j < out; ++j) yp[i * out + j] = bp[j];
+            beta = T(1);
+        } else if (in == 0) {
+            for (std::int64_t i = 0; i < batch * out; ++i) yp[i] = T(0);
+        }
+        if (batch > 0 && out > 0 && in > 0)
+            gemm<T>(X.trans, Wt.trans, batch, out, in, X.holder.data<T>(), X.ld, Wt.holder.data<T>(), Wt.ld, beta, yp, out);
+    });
+    return detail::record("linear", y, {x, W, b}, [sx = save(x), sw = save(W)](GradContext& g) {
+        if (g.needs(0)) g.add(0, matmul(g.out(), sw.get()));        // ∂x = G W
+        if (g.needs(1)) g.add(1, matmul(mT(g.out()), sx.get()));    // ∂W = Gᵀ x
+        if (g.needs(2)) g.add(2, sum(g.out(), 0));                  // ∂b = Σ_batch G
+    });
+}
+
+}  // namespace ad

@@ -1,0 +1,19 @@
+#pragma once
+// Linear algebra on OpenBLAS: matrix products (transposed operands are passed to BLAS as flags,
+// never copied) and the outer product.
+#include <autodiff/tensor.hpp>
+
+namespace ad {
+
+// NumPy's matmul: 1-d·1-d is a dot product (0-d); 2-d·2-d a matrix product; a 1-d operand is
+// treated as a row (left) or column (right) vector and that dimension dropped from the result;
+// ≥3-d operands are stacks of matrices whose batch dimensions broadcast.
+// ∂A = G Bᵀ, ∂B = Aᵀ G (summed over broadcast batch dimensions).
+Tensor matmul(const Tensor& a, const Tensor& b);
+// outer(u, v)[i][j] = u[i] v[j] for 1-d u, v.
+Tensor outer(const Tensor& u, const Tensor& v);
+// x Wᵀ + b for x [batch, in], W [out, in], b [out] (the layout of nn::Linear and PyTorch):
+// one node, one GEMM with the bias pre-broadcast into the output. b may be undefined.
+Tensor linear(const Tensor& x, const Tensor& W, const Tensor& b);
+
+}  // namespace ad

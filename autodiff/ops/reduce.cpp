@@ -1,0 +1,203 @@
+// Reductions: forward kernels on an [outer, reduced] layout, backward by broadcasting.
+#include <autodiff/kernels.hpp>
+#include <autodiff/ops/arithmetic.hpp>
+#include <autodiff/ops/compare.hpp>
+#include <autodiff/ops/reduce.hpp>
+#include <autodiff/ops/shape_ops.hpp>
+#include <autodiff/ops/unary.hpp>
+#include <autodiff/tensor_node.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace ad {
+
+using detail::GradContext;
+using detail::save;
+
+namespace detail {
+std::vector<int> normalize_axes(const Tensor& x, const Axes& axes, const char* op) {
+    std::vector<int> r;
+    if (axes.list.empty()) {
+        for (int i = 0; i < x.shape().size(); ++i) r.push_back(i);
+        return r;
+    }
+    for (auto a : axes.list) r.push_back(x.shape().axis(a, op));
+    std::sort(r.begin(), r.end());
+    if (std::adjacent_find(r.begin(), r.end()) != r.end())
+        throw ShapeError(fmt::format("{}: an axis is repeated in the reduction axes", op));
+    return r;
+}
+Shape reduced_shape(const Shape& s, const std::vector<int>& axes, bool keepdim) {
+    Shape r;
+    for (int i = 0; i < s.size(); ++i) {
+        const bool red = std::find(axes.begin(), axes.end(), i) != axes.end();
+        if (!red)
+            r.push_back(s[i]);
+        else if (keepdim)
+            r.push_back(1);
+    }
+    return r;
+}
+}  // namespace detail
+
+namespace {
+
+// x rearranged as a contiguous [outer, inner] matrix: inner runs over the reduced axes.
+struct Layout {
+    Tensor data;
+    std::int64_t outer = 1, inner = 1;
+    Shape out_shape, keep_shape;  // result without / with the reduced dims
+};
+Layout layout(const Tensor& x, const std::vector<int>& axes, bool keepdim) {
+    Layout l;
+    std::vector<std::int64_t> perm;
+    for (int i = 0; i < x.shape().size(); ++i)
+        if (std::find(axes.begin(), axes.end(), i) == axes.end()) perm.push_back(i);
+    for (int a : axes) perm.push_back(a);
+    Tensor p = x.detach();
+    bool identity = true;
+    for (std::size_t i = 0; i < perm.size(); ++i) identity = identity && perm[i] == static_cast<std::int64_t>(i);
+    if (!identity) p = permute(p, perm);
+    l.data = p.contiguous();
+    for (int a : axes) l.inner *= x.shape()[a];
+    l.outer = l.inner ? x.numel() / l.inner : 0;
+    if (!l.inner) {
+        l.outer = 1;
+        for (int i = 0; i < x.shape().size(); ++i)
+            if (std::find(axes.begin(), axes.end(), i) == axes.end()) l.outer *= x.shape()[i];
+    }
+    l.out_shape = detail::reduced_shape(x.shape(), axes, keepdim);
+    l.keep_shape = detail::reduced_shape(x.shape(), axes, true);
+    return l;
+}
+
+// Applies f(const T* row, n) -> double to each row of the layout.
+// The result has dtype `dt` (the input's, or float64 for indices).
+template <class F>
+Tensor reduce_rows(const Layout& l, DType dt, F f) {
+    Tensor y = Tensor::empty(l.out_shape, dt);
+    detail::dispatch(l.data.dtype(), [&]<class T>() {
+        const T* p = l.data.data<T>();
+        detail::dispatch(dt, [&]<class U>() {
+            U* yp = y.data<U>();
+            for (std::int64_t o = 0; o < l.outer; ++o) yp[o] = static_cast<U>(f(p + o * l.inner, l.inner));
+        });
+    });
+    return y;
+}
+
+// g (shaped like the reduced result) reshaped with the reduced dims kept, ready to broadcast.
+Tensor unsqueeze_back(const Tensor& g, const Shape& keep_shape) { return reshape(g, keep_shape); }
+
+}  // namespace
+
+// ---- sum ----------------------------------------------------------------------------------------
+Tensor sum(const Tensor& x, const Axes& axes, bool keepdim) {
+    const auto ax = detail::normalize_axes(x, axes, "sum");
+    const Layout l = layout(x, ax, keepdim);
+    Tensor y = reduce_rows(l, x.dtype(), [](const auto* p, std::int64_t n) {
+        double s = 0;  // accumulate in double: float sums of 10^6 terms stay accurate
+        for (std::int64_t i = 0; i < n; ++i) s += p[i];
+        return s;
+    });
+    return detail::record("sum", y, {x}, [keep = l.keep_shape](GradContext& g) {
+        g.add(0, expand(unsqueeze_back(g.out(), keep), g.input_shape(0)));
+    });
+}
+Tensor sum(const Tensor& x) { return sum(x, Axes(std::vector<std::int64_t>{})); }
+
+// ---- mean ---------------------------------------------------------------------------------------
+Tensor mean(const Tensor& x, const Axes& axes, bool keepdim) {
+    const auto ax = detail::normalize_axes(x, axes, "mean");
+    std::int64_t n = 1;
+    for (int a : ax) n *= x.shape()[a];
+    return sum(x, axes, keepdim) / static_cast<double>(n);
+}
+Tensor mean(const Tensor& x) { return mean(x, Axes(std::vector<std::int64_t>{})); }
+
+// ---- max / min ------------------------------------------------------------------------------------
+namespace {
+Tensor extremum(const Tensor& x, const Axes& axes, bool keepdim, bool is_max) {
+    const char* name = is_max ? "max" : "min";
+    if (x.numel() == 0) throw ShapeError(fmt::format("{}: reduction of an empty tensor (shape {})", name, x.shape().str()));
+    const auto ax = detail::normalize_axes(x, axes, name);
+    const Layout l = layout(x, ax, keepdim);
+    Tensor y = reduce_rows(l, x.dtype(), [is_max](const auto* p, std::int64_t n) {
+        double m = p[0];
+        for (std::int64_t i = 1; i < n; ++i) {
+            if (std::isnan(static_cast<double>(p[i]))) return static_cast<double>(p[i]);  // NaN propagates
+            m = is_max ? std::max<double>(m, p[i]) : std::min<double>(m, p[i]);
+        }
+        return m;
+    });
+    return detail::record(name, y, {x}, [sx = save(x), sy = save(y), keep = l.keep_shape](GradContext& g) {
+        // ∂ = 1/k on each of the k elements equal to the extremum, 0 elsewhere.
+        const Tensor xv = sx.get();
+        const Tensor hit = eq(xv.detach(), reshape(sy.get().detach(), keep));
+        // count the hits per reduced group, with the reduced dims kept
+        std::vector<std::int64_t> red;
+        for (int i = 0; i < keep.size(); ++i)
+            if (keep[i] == 1 && xv.shape()[i] != 1) red.push_back(i);
+        Tensor per_group = red.empty() ? ones_like(hit) : sum(hit, Axes(red), true);
+        g.add(0, expand(reshape(g.out(), keep), xv.shape()) * (hit / per_group));
+    });
+}
+}  // namespace
+Tensor max(const Tensor& x, const Axes& axes, bool keepdim) { return extremum(x, axes, keepdim, true); }
+Tensor max(const Tensor& x) { return extremum(x, Axes(std::vector<std::int64_t>{}), false, true); }
+Tensor min(const Tensor& x, const Axes& axes, bool keepdim) { return extremum(x, axes, keepdim, false); }
+Tensor min(const Tensor& x) { return extremum(x, Axes(std::vector<std::int64_t>{}), false, false); }
+
+// ---- var / std ------------------------------------------------------------------------------------
+// Written in primitives (mean, subtraction, square, sum): their backward rules compose.
+Tensor var(const Tensor& x, const Axes& axes, bool keepdim, int correction) {
+    const auto ax = detail::normalize_axes(x, axes, "var");
+    std::int64_t n = 1;
+    for (int a : ax) n *= x.shape()[a];
+    const Tensor d = x - mean(x, axes, true);
+    return sum(d * d, axes, keepdim) / static_cast<double>(std::max<std::int64_t>(n - correction, 0));
+}
+Tensor var(const Tensor& x, int correction) { return var(x, Axes(std::vector<std::int64_t>{}), false, correction); }
+Tensor std(const Tensor& x, const Axes& axes, bool keepdim, int correction) { return sqrt(var(x, axes, keepdim, correction)); }
+Tensor std(const Tensor& x, int correction) { return sqrt(var(x, correction)); }
+
+// ---- logsumexp --------------------------------------------------------------------------------------
+Tensor logsumexp(const Tensor& x, const Axes& axes, bool keepdim) {
+    const auto ax = detail::normalize_axes(x, axes, "logsumexp");
+    const Layout l = layout(x, ax, keepdim);
+    Tensor y = reduce_rows(l, x.dtype(), [](const auto* p, std::int64_t n) {
+        double m = -std::numeric_limits<double>::infinity();
+        for (std::int64_t i = 0; i < n; ++i) m = std::max<double>(m, p[i]);
+        if (std::isinf(m)) return m;  // all −inf (→ −inf) or some +inf (→ +inf)
+        double s = 0;
+        for (std::int64_t i = 0; i < n; ++i) s += std::exp(static_cast<double>(p[i]) - m);
+        return m + std::log(s);
+    });
+    return detail::record("logsumexp", y, {x}, [sx = save(x), sy = save(y), keep = l.keep_shape](GradContext& g) {
+        // ∂ = e^{x − y} = softmax(x) along the reduced axes
+        const Tensor p = exp(sx.get() - reshape(sy.get(), keep));
+        g.add(0, expand(reshape(g.out(), keep), g.input_shape(0)) * p);
+    });
+}
+Tensor logsumexp(const Tensor& x) { return logsumexp(x, Axes(std::vector<std::int64_t>{})); }
+
+// ---- argmax ------------------------------------------------------------------------------------------
+Tensor argmax(const Tensor& x, std::int64_t axis, bool keepdim) {
+    if (x.numel() == 0) throw ShapeError(fmt::format("argmax: empty tensor (shape {})", x.shape().str()));
+    const std::vector<int> ax{x.shape().axis(axis, "argmax")};
+    const Layout l = layout(x, ax, keepdim);
+    Tensor y = reduce_rows(l, DType::F64, [&](const auto* p, std::int64_t n) {
+        std::int64_t best = 0;
+        for (std::int64_t i = 1; i < n; ++i)
+            if (p[i] > p[best]) best = i;
+        return static_cast<double>(best);
+    });
+    return y;
+}
+std::int64_t argmax(const Tensor& x) {
+    return static_cast<std::int64_t>(argmax(reshape(x.detach(), Shape{x.numel()}), 0).item());
+}
+
+}  // namespace ad

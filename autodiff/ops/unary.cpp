@@ -1,0 +1,140 @@
+// Elementwise functions: forward, what they save, and backward side by side.
+// Backward formulas are written with tensor ops, so create_graph differentiates them again.
+#include <autodiff/kernels.hpp>
+#include <autodiff/ops/arithmetic.hpp>
+#include <autodiff/ops/compare.hpp>
+#include <autodiff/ops/unary.hpp>
+#include <autodiff/tensor_node.hpp>
+
+#include <cmath>
+#include <numbers>
+
+namespace ad {
+
+using detail::GradContext;
+using detail::map;
+using detail::record;
+using detail::save;
+
+namespace {
+// The 0/1 mask of x > t, in x's dtype (a constant of the graph).
+Tensor mask_gt(const Tensor& x, double t) {
+    return map(x, [t](auto v) { return v > static_cast<decltype(v)>(t) ? decltype(v)(1) : decltype(v)(0); });
+}
+template <class T>
+T stable_sigmoid(T v) {
+    return v >= 0 ? T(1) / (T(1) + std::exp(-v)) : std::exp(v) / (T(1) + std::exp(v));
+}
+}  // namespace
+
+Tensor exp(const Tensor& x) {  // ∂ = e^x = y
+    Tensor y = map(x, [](auto v) { return std::exp(v); });
+    return record("exp", y, {x}, [sy = save(y)](GradContext& g) { g.add(0, g.out() * sy.get()); });
+}
+
+Tensor log(const Tensor& x) {  // ∂ = 1/x
+    Tensor y = map(x, [](auto v) { return std::log(v); });
+    return record("log", y, {x}, [sx = save(x)](GradContext& g) { g.add(0, g.out() / sx.get()); });
+}
+
+Tensor log1p(const Tensor& x) {  // ∂ = 1/(1+x)
+    Tensor y = map(x, [](auto v) { return std::log1p(v); });
+    return record("log1p", y, {x}, [sx = save(x)](GradContext& g) { g.add(0, g.out() / (sx.get() + 1.0)); });
+}
+
+Tensor sqrt(const Tensor& x) {  // ∂ = 1/(2y)
+    Tensor y = map(x, [](auto v) { return std::sqrt(v); });
+    return record("sqrt", y, {x}, [sy = save(y)](GradContext& g) { g.add(0, g.out() / (sy.get() * 2.0)); });
+}
+
+Tensor abs(const Tensor& x) {  // ∂ = sign x (0 at 0)
+    Tensor y = map(x, [](auto v) { return std::fabs(v); });
+    return record("abs", y, {x}, [sx = save(x)](GradContext& g) {
+        const Tensor v = sx.get();
+        Tensor sign = map(v, [](auto u) { return u > 0 ? decltype(u)(1) : (u < 0 ? decltype(u)(-1) : decltype(u)(0)); });
+        g.add(0, g.out() * sign);
+    });
+}
+
+Tensor sin(const Tensor& x) {  // ∂ = cos x
+    Tensor y = map(x, [](auto v) { return std::sin(v); });
+    return record("sin", y, {x}, [sx = save(x)](GradContext& g) { g.add(0, g.out() * cos(sx.get())); });
+}
+
+Tensor cos(const Tensor& x) {  // ∂ = −sin x
+    Tensor y = map(x, [](auto v) { return std::cos(v); });
+    return record("cos", y, {x}, [sx = save(x)](GradContext& g) { g.add(0, -g.out() * sin(sx.get())); });
+}
+
+Tensor tanh(const Tensor& x) {  // ∂ = 1 − y²
+    Tensor y = map(x, [](auto v) { return std::tanh(v); });
+    return record("tanh", y, {x}, [sy = save(y)](GradContext& g) {
+        const Tensor t = sy.get();
+        g.add(0, g.out() * (1.0 - t * t));
+    });
+}
+
+Tensor sigmoid(const Tensor& x) {  // ∂ = y(1 − y)
+    Tensor y = map(x, [](auto v) { return stable_sigmoid(v); });
+    return record("sigmoid", y, {x}, [sy = save(y)](GradContext& g) {
+        const Tensor s = sy.get();
+        g.add(0, g.out() * (s * (1.0 - s)));
+    });
+}
+
+Tensor relu(const Tensor& x) {  // ∂ = 1 if x > 0 else 0
+    Tensor y = map(x, [](auto v) { return v > 0 ? v : decltype(v)(0); });
+    return record("relu", y, {x}, [sy = save(y)](GradContext& g) { g.add(0, g.out() * mask_gt(sy.get(), 0.0)); });
+}
+
+Tensor leaky_relu(const Tensor& x, double slope) {  // ∂ = 1 if x > 0 else slope
+    Tensor y = map(x, [slope](auto v) { return v > 0 ? v : v * static_cast<decltype(v)>(slope); });
+    return record("leaky_relu", y, {x}, [sx = save(x), slope](GradContext& g) {
+        Tensor d = map(sx.get(), [slope](auto v) { return v > 0 ? decltype(v)(1) : static_cast<decltype(v)>(slope); });
+        g.add(0, g.out() * d);
+    });
+}
+
+Tensor gelu(const Tensor& x) {  // y = x Φ(x); ∂ = Φ(x) + x φ(x)
+    Tensor y = map(x, [](auto v) {
+        using T = decltype(v);
+        return v * T(0.5) * (T(1) + std::erf(v * static_cast<T>(std::numbers::sqrt2 / 2)));
+    });
+    return record("gelu", y, {x}, [sx = save(x)](GradContext& g) {
+        const Tensor v = sx.get();
+        // Φ(x) = ½(1 + erf(x/√2)), φ(x) = e^{−x²/2}/√(2π), written in ops for create_graph.
+        const double inv_sqrt2pi = std::numbers::inv_sqrtpi / std::numbers::sqrt2;
+        Tensor phi = exp(v * v * -0.5) * inv_sqrt2pi;
+        Tensor cdf = map(v, [](auto u) {
+            using T = decltype(u);
+            return T(0.5) * (T(1) + std::erf(u * static_cast<T>(std::numbers::sqrt2 / 2)));
+        });
+        if (g.create_graph()) {
+            // dΦ/dx = φ: rebuild Φ so that its derivative is recorded.
+            cdf = record("normal_cdf", cdf, {v}, [sv = save(v), inv_sqrt2pi](GradContext& h) {
+                const Tensor u = sv.get();
+                h.add(0, h.out() * exp(u * u * -0.5) * inv_sqrt2pi);
+            });
+        }
+        g.add(0, g.out() * (cdf + v * phi));
+    });
+}
+
+Tensor softplus(const Tensor& x) {  // y = log(1 + e^x) = max(x, 0) + log1p(e^{−|x|}); ∂ = σ(x)
+    Tensor y = map(x, [](auto v) { return std::fmax(v, decltype(v)(0)) + std::log1p(std::exp(-std::fabs(v))); });
+    return record("softplus", y, {x}, [sx = save(x)](GradContext& g) { g.add(0, g.out() * sigmoid(sx.get())); });
+}
+
+Tensor clamp(const Tensor& x, double lo, double hi) {  // ∂ = 1 for lo ≤ x ≤ hi, else 0
+    if (lo > hi) throw ValueError(fmt::format("clamp: lower bound {} is above upper bound {}", lo, hi));
+    Tensor y = map(x, [lo, hi](auto v) {
+        using T = decltype(v);
+        return std::fmin(std::fmax(v, static_cast<T>(lo)), static_cast<T>(hi));
+    });
+    return record("clamp", y, {x}, [sx = save(x), lo, hi](GradContext& g) {
+        Tensor inside = map(sx.get(), [lo, hi](auto v) { return (v >= lo && v <= hi) ? decltype(v)(1) : decltype(v)(0); });
+        g.add(0, g.out() * inside);
+    });
+}
+
+}  // namespace ad

@@ -1,0 +1,23 @@
+#pragma once
+// Elementwise functions and activations. Each comment gives the derivative the op records and
+// what it does at its kinks (PyTorch's choices).
+#include <autodiff/tensor.hpp>
+
+namespace ad {
+
+Tensor exp(const Tensor& x);      // e^x
+Tensor log(const Tensor& x);      // 1/x (log of a negative is NaN, log 0 = −inf: IEEE)
+Tensor log1p(const Tensor& x);    // 1/(1+x)
+Tensor sqrt(const Tensor& x);     // 1/(2√x)
+Tensor abs(const Tensor& x);      // sign x, 0 at 0
+Tensor sin(const Tensor& x);      // cos x
+Tensor cos(const Tensor& x);      // −sin x
+Tensor tanh(const Tensor& x);     // 1 − tanh²x
+Tensor sigmoid(const Tensor& x);  // σ(1 − σ); computed stably for large |x|
+Tensor relu(const Tensor& x);     // 1 if x > 0, else 0 (relu'(0) = 0)
+Tensor leaky_relu(const Tensor& x, double slope = 0.01);  // 1 if x > 0, else slope
+Tensor gelu(const Tensor& x);     // exact (erf) GELU: Φ(x) + x φ(x)
+Tensor softplus(const Tensor& x); // σ(x); log(1 + e^x) computed stably
+Tensor clamp(const Tensor& x, double lo, double hi);  // 1 inside [lo, hi], 0 outside (1 at the bounds, as PyTorch)
+
+}  // namespace ad

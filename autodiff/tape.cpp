@@ -1,0 +1,136 @@
+#include <autodiff/tape.hpp>
+#include <autodiff/tensor_node.hpp>
+#include <autodiff/value.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace ad::detail {
+
+const char* op_name(Op op) {
+    switch (op) {
+    case Op::Leaf: return "leaf";
+    case Op::Const: return "const";
+    case Op::Add: return "add";
+    case Op::Sub: return "sub";
+    case Op::Mul: return "mul";
+    case Op::Div: return "div";
+    case Op::Neg: return "neg";
+    case Op::AddC: return "add_scalar";
+    case Op::MulC: return "mul_scalar";
+    case Op::DivC: return "div_scalar";
+    case Op::RSubC: return "rsub_scalar";
+    case Op::RDivC: return "rdiv_scalar";
+    case Op::PowC: return "pow_scalar";
+    case Op::RPowC: return "rpow_scalar";
+    case Op::Pow: return "pow";
+    case Op::Exp: return "exp";
+    case Op::Log: return "log";
+    case Op::Log1p: return "log1p";
+    case Op::Sqrt: return "sqrt";
+    case Op::Sin: return "sin";
+    case Op::Cos: return "cos";
+    case Op::Tan: return "tan";
+    case Op::Tanh: return "tanh";
+    case Op::Sigmoid: return "sigmoid";
+    case Op::Relu: return "relu";
+    case Op::Abs: return "abs";
+    case Op::Square: return "square";
+    case Op::Min: return "min";
+    case Op::Max: return "max";
+    case Op::Atan2: return "atan2";
+    case Op::Hypot: return "hypot";
+    case Op::Erf: return "erf";
+    case Op::FromTensor: return "item";
+    case Op::Tensor: return "tensor";
+    }
+    return "?";
+}
+
+std::uint32_t next_epoch() {
+    static std::atomic<std::uint32_t> counter{0};
+    std::uint32_t e = ++counter;
+    if (e == 0) e = ++counter;  // 0 is never a live epoch
+    return e;
+}
+
+void throw_stale(const char* what) {
+    throw GraphError(std::string(what) +
+                     ": this handle's graph was released (by a GraphScope, or it was recorded on another "
+                     "thread); recompute it, or keep a detach()ed copy of the number");
+}
+
+Tape::Tape() : epoch(next_epoch()) {}
+
+Tape::~Tape() {
+    rewind();
+    std::free(val);
+    std::free(arg_a);
+    std::free(arg_b);
+    std::free(op);
+}
+
+namespace {
+template <class T>
+T* grow_column(T* p, std::size_t n) {
+    void* q = std::realloc(p, n * sizeof(T));
+    if (!q) throw std::bad_alloc();
+    return static_cast<T*>(q);
+}
+}  // namespace
+
+void Tape::grow() {
+    if (capacity >= 0xFFFFFFF0u) throw GraphError("tape: more than 4 billion recorded operations in one graph");
+    const std::size_t n = capacity == 0 ? 1024 : std::min<std::size_t>(std::size_t(capacity) * 2, 0xFFFFFFF0u);
+    val = grow_column(val, n);
+    arg_a = grow_column(arg_a, n);
+    arg_b = grow_column(arg_b, n);
+    op = grow_column(op, n);
+    capacity = static_cast<std::uint32_t>(n);
+}
+
+std::uint32_t Tape::register_leaf(LeafData* leaf) {
+    ++leaf->refs;
+    leaves.push_back(leaf);
+    leaf->epoch = epoch;
+    leaf->node = push(Op::Leaf, leaf->value, static_cast<std::uint32_t>(leaves.size() - 1), 0);
+    return leaf->node;
+}
+
+void Tape::rewind() {
+    // A new epoch first: handles destroyed while we clear (a leaf's graph gradient, say) then see a
+    // foreign epoch and leave the live count alone, so rewind never re-enters itself.
+    epoch = next_epoch();
+    live = 0;
+    tensor_nodes.clear();
+    for (LeafData* leaf : leaves) {
+        leaf->node = kNoNode;
+        leaf->epoch = 0;
+        if (--leaf->refs == 0) delete leaf;
+    }
+    leaves.clear();
+    consts.clear();
+    labels.clear();
+    hooks.clear();
+    size = 0;
+    released_upto = 0;
+}
+
+std::size_t Tape::bytes_per_entry() const {
+    return sizeof(double) + 2 * sizeof(std::uint32_t) + sizeof(Op);
+}
+
+const std::string* Tape::label_of(std::uint32_t entry) const {
+    for (auto it = labels.rbegin(); it != labels.rend(); ++it)
+        if (it->first == entry) return &it->second;
+    return nullptr;
+}
+
+Tape& tape() {
+    thread_local Tape t;
+    return t;
+}
+
+}  // namespace ad::detail

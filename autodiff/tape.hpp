@@ -1,0 +1,116 @@
+#pragma once
+// The tape: one per thread, the whole computation graph of that thread in recording order.
+//
+// Every differentiable operation appends one entry. Recording order is a topological order, so
+// backward() is a single loop from the root down to entry 0: no sort, no recursion, no per-node
+// heap allocation for scalar operations. A scalar entry is 17 bytes in four parallel columns
+// (value, two argument indices, op code); tensor entries point to a TensorNode that owns what the
+// tensor operation saved for its backward.
+//
+// Lifetime: leaves (variables, parameters) own their value and gradient outside the tape. Every
+// handle to a recorded (interior) value counts itself in `live`; when the last one dies the tape
+// rewinds to empty, keeping its capacity, so a training or evaluation loop never grows memory and
+// never allocates in steady state. Each rewind starts a new epoch (numbers unique across threads);
+// a handle from another epoch (graph released by a GraphScope, or recorded on another thread)
+// is detected and throws ad::GraphError instead of reading a stale entry.
+#include <autodiff/error.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ad {
+class Value;
+class Tensor;
+}  // namespace ad
+
+namespace ad::detail {
+
+inline constexpr std::uint32_t kNoNode = 0xFFFFFFFFu;
+
+// Scalar op codes. The backward of each is in scalar_backward.hpp, written once for double
+// (first order) and for Value (recorded, higher order).
+enum class Op : std::uint8_t {
+    Leaf,    // a = index into Tape::leaves
+    Const,   // a constant that entered the graph as a Value
+    Add, Sub, Mul, Div, Neg,
+    AddC, MulC, DivC, RSubC, RDivC, PowC, RPowC,  // b = index into Tape::consts
+    Pow, Exp, Log, Log1p, Sqrt, Sin, Cos, Tan, Tanh, Sigmoid, Relu, Abs, Square,
+    Min, Max, Atan2, Hypot, Erf,
+    FromTensor,  // a 0-d tensor entered the scalar world: a = tape index of the tensor entry
+    Tensor,      // a = index into Tape::tensor_nodes
+};
+const char* op_name(Op op);
+
+// What a scalar leaf (an ad::Value made from a number) owns: its value and gradient.
+struct LeafData {
+    double value = 0.0;
+    double grad = 0.0;
+    bool requires_grad = true;
+    std::uint32_t node = kNoNode;  // entry of this leaf in the tape of `epoch`
+    std::uint32_t epoch = 0;
+    std::uint32_t refs = 1;
+    std::string label;
+    std::unique_ptr<Value> grad_graph;  // set by backward(create_graph)
+    std::vector<std::function<double(double)>> hooks;  // run on the gradient before accumulation
+};
+
+struct TensorNode;  // tensor_node.hpp
+
+struct Tape {
+    // Scalar columns, one entry per recorded operation.
+    double* val = nullptr;
+    std::uint32_t* arg_a = nullptr;
+    std::uint32_t* arg_b = nullptr;
+    Op* op = nullptr;
+    std::uint32_t size = 0;
+    std::uint32_t capacity = 0;
+
+    std::vector<double> consts;
+    std::vector<LeafData*> leaves;  // the tape holds a reference to each
+    std::vector<std::unique_ptr<TensorNode>> tensor_nodes;
+    std::vector<std::pair<std::uint32_t, std::string>> labels;  // sparse, in entry order
+    std::vector<std::pair<std::uint32_t, std::function<double(double)>>> hooks;  // interior entries
+
+    std::uint32_t epoch = 0;
+    std::int64_t live = 0;  // handles to interior entries of this epoch
+    std::uint32_t released_upto = 0;  // entries below were released by a backward() without retain
+    std::uint32_t recording_off = 0;  // NoGrad nesting depth
+    bool anomaly = false;
+
+    Tape();
+    ~Tape();
+    Tape(const Tape&) = delete;
+    Tape& operator=(const Tape&) = delete;
+
+    void grow();
+    std::uint32_t push(Op o, double v, std::uint32_t a, std::uint32_t b) {
+        if (size == capacity) grow();
+        const std::uint32_t i = size++;
+        val[i] = v;
+        arg_a[i] = a;
+        arg_b[i] = b;
+        op[i] = o;
+        return i;
+    }
+    std::uint32_t push_const_op(Op o, double v, std::uint32_t a, double c) {
+        consts.push_back(c);
+        return push(o, v, a, static_cast<std::uint32_t>(consts.size() - 1));
+    }
+    std::uint32_t register_leaf(LeafData* leaf);
+    void rewind();  // drop every entry, start a new epoch
+    void release() {
+        if (--live == 0) rewind();
+    }
+    std::size_t bytes_per_entry() const;
+    const std::string* label_of(std::uint32_t entry) const;
+};
+
+Tape& tape();
+std::uint32_t next_epoch();
+
+[[noreturn]] void throw_stale(const char* what);
+
+}  // namespace ad::detail

@@ -1,0 +1,131 @@
+// Recording tensor ops on the tape, and what they save for backward.
+#include <autodiff/tensor_node.hpp>
+
+#include <cmath>
+
+namespace ad::detail {
+
+SavedTensor::SavedTensor(const Tensor& t) {
+    if (!t.defined()) return;
+    TensorImpl* im = t.impl();
+    storage_ = im->storage;
+    shape_ = im->shape;
+    strides_ = im->strides;
+    offset_ = im->offset;
+    dtype_ = im->dtype;
+    version_ = im->storage->version;
+    requires_grad_ = im->requires_grad;
+    if (im->leaf) {
+        if (im->requires_grad) leaf_ = t.impl_ptr();
+    } else {
+        node_ = im->node;
+        epoch_ = im->epoch;
+    }
+}
+
+Tensor SavedTensor::get() const {
+    if (!storage_) return Tensor();
+    if (storage_->version != version_)
+        throw GraphError(fmt::format(
+            "backward of '{}' (recorded #{}): a tensor of shape {} that it saved was modified in place after it was "
+            "saved (version {} -> {}); clone() it before modifying, or modify it under ad::NoGrad before recording",
+            op_, entry_, shape_.str(), version_, storage_->version));
+    if (leaf_) return Tensor(leaf_);
+    Tensor v = Tensor::make_view(storage_, dtype_, shape_, strides_, offset_);
+    if (node_ != kNoNode) {
+        Tape& t = tape();
+        if (epoch_ != t.epoch) throw_stale("saved tensor");
+        TensorImpl* im = v.impl();
+        im->leaf = false;
+        im->requires_grad = true;
+        im->node = node_;
+        im->epoch = epoch_;
+        ++t.live;
+    }
+    return v;
+}
+
+bool any_tracks(std::initializer_list<const Tensor*> inputs) {
+    if (tape().recording_off) return false;
+    for (const Tensor* t : inputs)
+        if (t->defined() && t->requires_grad()) return true;
+    return false;
+}
+
+namespace {
+Tensor attach(const char* name, Tensor result, std::initializer_list<Tensor> inputs, const Value* v, BackwardFn backward) {
+    Tape& t = tape();
+    auto n = std::make_unique<TensorNode>();
+    n->name = name;
+    const std::size_t k = inputs.size() + (v ? 1 : 0);
+    n->inputs.reserve(k);
+    n->input_shapes.reserve(k);
+    n->input_dtypes.reserve(k);
+    n->input_needs.reserve(k);
+    for (const Tensor& x : inputs) {
+        const bool needs = x.defined() && x.requires_grad();
+        n->inputs.push_back(needs ? x.node(t) : kNoNode);
+        n->input_shapes.push_back(x.defined() ? x.shape() : Shape{});
+        n->input_dtypes.push_back(x.defined() ? x.dtype() : DType::F32);
+        n->input_needs.push_back(needs);
+    }
+    if (v) {
+        const bool needs = v->tracks();
+        n->inputs.push_back(needs ? v->node(t) : kNoNode);
+        n->input_shapes.push_back(Shape{});
+        n->input_dtypes.push_back(DType::F64);
+        n->input_needs.push_back(needs);
+    }
+    n->shape = result.shape();
+    n->dtype = result.dtype();
+    n->backward = std::move(backward);
+    t.tensor_nodes.push_back(std::move(n));
+    const std::uint32_t entry = t.push(Op::Tensor, 0.0, static_cast<std::uint32_t>(t.tensor_nodes.size() - 1), 0);
+    // The result becomes an interior tensor. If its impl is shared (an op returned an input
+    // unchanged), give it its own impl so the input keeps its identity.
+    if (result.impl_ptr().use_count() > 1 || !result.impl()->leaf || result.impl()->requires_grad)
+        result = Tensor::make_view(result.storage(), result.dtype(), result.shape(), result.strides(), result.offset());
+    TensorImpl* im = result.impl();
+    im->leaf = false;
+    im->requires_grad = true;
+    im->node = entry;
+    im->epoch = t.epoch;
+    ++t.live;
+    return result;
+}
+}  // namespace
+
+Tensor record(const char* name, Tensor result, std::initializer_list<Tensor> inputs, BackwardFn backward) {
+    if (tape().recording_off) return result;
+    bool any = false;
+    for (const Tensor& x : inputs) any = any || (x.defined() && x.requires_grad());
+    if (!any) return result;
+    return attach(name, std::move(result), inputs, nullptr, std::move(backward));
+}
+
+Tensor record_with_value(const char* name, Tensor result, std::initializer_list<Tensor> inputs, const Value& v,
+                         BackwardFn backward) {
+    if (tape().recording_off) return result;
+    bool any = v.tracks();
+    for (const Tensor& x : inputs) any = any || (x.defined() && x.requires_grad());
+    if (!any) return result;
+    return attach(name, std::move(result), inputs, &v, std::move(backward));
+}
+
+Value GradContext::scalar_input(std::size_t k, double value) const {
+    if (!node_.input_needs[k]) return Value::constant(value);
+    Tape& t = tape();
+    return Value::interior(t, node_.inputs[k], t.val[node_.inputs[k]]);
+}
+
+void GradContext::add(std::size_t k, Tensor g) {
+    if (!node_.input_needs[k] || !g.defined()) return;
+    if (!(g.shape() == node_.input_shapes[k]))
+        throw GraphError(fmt::format("backward of '{}': gradient for input {} has shape {} but the input has shape {} "
+                                     "(engine bug, please report)",
+                                     node_.name, k, g.shape().str(), node_.input_shapes[k].str()));
+    if (g.dtype() != node_.input_dtypes[k]) g = g.to(node_.input_dtypes[k]);
+    sink_(k, std::move(g));
+}
+
+}  // namespace ad::detail

@@ -1,0 +1,105 @@
+#pragma once
+// How a tensor op records itself: a TensorNode on the tape, with its backward as a closure.
+//
+// The pattern every op follows (forward, what it saves, backward, side by side):
+//
+//     Tensor exp(const Tensor& x) {
+//         Tensor y = map(x, [](auto v) { return std::exp(v); });       // forward, no graph
+//         return record("exp", y, {x}, [sy = save(y)](GradContext& g) {  // d exp(x) = exp(x) dx
+//             g.add(0, g.out() * sy.get());
+//         });
+//     }
+//
+// Backward closures are written with Tensor ops. In the plain sweep they run with recording off
+// (fast, numeric); under create_graph they run recorded, which gives every op its second (and
+// higher) derivatives without a second implementation.
+//
+// A closure must never capture a Tensor handle of an interior value (that would keep the graph
+// alive forever): capture SavedTensor (save(t)), shapes, numbers.
+#include <autodiff/tensor.hpp>
+
+#include <functional>
+#include <initializer_list>
+
+namespace ad::detail {
+
+// A tensor saved for backward: the data plus its identity in the graph, without keeping the
+// graph alive. get() checks that nobody modified it in place since it was saved.
+class SavedTensor {
+public:
+    SavedTensor() = default;
+    explicit SavedTensor(const Tensor& t);
+    Tensor get() const;  // GraphError if modified in place since saved
+    bool defined() const { return storage_ != nullptr; }
+    void set_owner(const char* op, std::uint32_t entry) {
+        op_ = op;
+        entry_ = entry;
+    }
+
+private:
+    std::shared_ptr<Storage> storage_;
+    std::shared_ptr<TensorImpl> leaf_;  // for a leaf: the leaf itself (its identity carries the grad)
+    Shape shape_, strides_;
+    std::int64_t offset_ = 0;
+    DType dtype_ = DType::F32;
+    std::uint32_t node_ = kNoNode, epoch_ = 0, version_ = 0;
+    bool requires_grad_ = false;
+    const char* op_ = "?";
+    std::uint32_t entry_ = kNoNode;
+};
+inline SavedTensor save(const Tensor& t) { return SavedTensor(t); }
+
+class GradContext;
+using BackwardFn = std::function<void(GradContext&)>;
+
+// One recorded tensor op (or a tensor leaf registered in this graph).
+struct TensorNode {
+    const char* name = "?";
+    std::vector<std::uint32_t> inputs;  // tape entries of the inputs (tensor or scalar entries)
+    std::vector<Shape> input_shapes;
+    std::vector<DType> input_dtypes;
+    std::vector<bool> input_needs;      // which inputs require grad
+    Shape shape;                        // of the output
+    DType dtype = DType::F32;
+    BackwardFn backward;                // empty for leaves, and after release
+    std::shared_ptr<TensorImpl> leaf;   // set for leaf entries
+    Tensor grad;                        // adjoint accumulated during a sweep
+    std::vector<std::function<Tensor(const Tensor&)>> hooks;  // interior tensors' hooks
+    bool released = false;
+    std::string summary;                // value summary for graph pictures (set lazily)
+};
+
+// What a backward closure sees: the gradient of the op's output, and where to send the gradient
+// of each input. add() checks the shape (a wrong shape is an engine bug, reported as GraphError).
+class GradContext {
+public:
+    GradContext(const TensorNode& node, const Tensor& out, bool create_graph,
+                std::function<void(std::size_t, Tensor)> sink)
+        : node_(node), out_(out), create_graph_(create_graph), sink_(std::move(sink)) {}
+    const Tensor& out() const { return out_; }
+    bool needs(std::size_t k) const { return node_.input_needs[k]; }
+    bool create_graph() const { return create_graph_; }
+    const Shape& input_shape(std::size_t k) const { return node_.input_shapes[k]; }
+    // A scalar (Value) input as a graph handle, so create_graph sees its dependence; `value` is
+    // its number (used when the input does not require grad).
+    Value scalar_input(std::size_t k, double value) const;
+    void add(std::size_t k, Tensor g);
+
+private:
+    const TensorNode& node_;
+    const Tensor& out_;
+    bool create_graph_;
+    std::function<void(std::size_t, Tensor)> sink_;
+};
+
+// Whether an op on these inputs must be recorded (recording on and some input requires grad).
+bool any_tracks(std::initializer_list<const Tensor*> inputs);
+
+// Records `result` as the output of op `name` with the given tensor inputs and backward closure.
+// Returns the result (now an interior tensor when recorded; unchanged when nothing tracks).
+Tensor record(const char* name, Tensor result, std::initializer_list<Tensor> inputs, BackwardFn backward);
+// The same with one scalar (Value) input after the tensor inputs (e.g. tensor × Value).
+Tensor record_with_value(const char* name, Tensor result, std::initializer_list<Tensor> inputs, const Value& v,
+                         BackwardFn backward);
+
+}  // namespace ad::detail

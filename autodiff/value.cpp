@@ -1,0 +1,202 @@
+// Scalar leaves, backward entry points, gradients(), and the scalar/tensor bridges.
+#include <autodiff/backward.hpp>
+#include <autodiff/kernels.hpp>
+#include <autodiff/ops/elementwise.hpp>
+#include <autodiff/ops/reduce.hpp>
+#include <autodiff/tensor_node.hpp>
+#include <autodiff/value.hpp>
+
+namespace ad {
+
+using detail::kNoNode;
+using detail::Tape;
+
+Value::Value(double v) : v_(0.0), leaf_(new detail::LeafData), idx_(kNoNode), epoch_(0) { leaf_->value = v; }
+
+void Value::destroy_leaf(detail::LeafData* leaf) noexcept { delete leaf; }
+
+double Value::grad() const {
+    if (!leaf_)
+        throw GraphError("grad: only leaves keep their gradient (this Value is the result of an operation or a "
+                         "constant); use ad::gradients(f, {v}) for the gradient with respect to an interior value");
+    return leaf_->grad;
+}
+Value Value::grad_value() const {
+    if (!leaf_) throw GraphError("grad_value: only leaves keep their gradient");
+    return leaf_->grad_graph ? *leaf_->grad_graph : Value::constant(leaf_->grad);
+}
+void Value::zero_grad() {
+    if (!leaf_) throw GraphError("zero_grad: only leaves keep a gradient");
+    leaf_->grad = 0.0;
+    leaf_->grad_graph.reset();
+}
+Value& Value::set_requires_grad(bool on) {
+    if (!leaf_) throw GraphError("set_requires_grad: only leaves (Values made from numbers) can change requires_grad");
+    leaf_->requires_grad = on;
+    return *this;
+}
+void Value::set_value(double v) {
+    if (!leaf_) throw GraphError("set_value: only leaves can be assigned a new value");
+    leaf_->value = v;
+    leaf_->epoch = 0;  // the tape holds the old value: the next use registers the leaf afresh
+    leaf_->node = kNoNode;
+}
+Value& Value::set_label(std::string label) {
+    if (leaf_) {
+        leaf_->label = std::move(label);
+    } else if (idx_ != kNoNode) {
+        Tape& t = detail::tape();
+        t.labels.emplace_back(node(t), std::move(label));
+    }
+    return *this;
+}
+std::string Value::label() const {
+    if (leaf_) return leaf_->label;
+    if (idx_ == kNoNode) return {};
+    Tape& t = detail::tape();
+    const std::string* l = t.label_of(node(t));
+    return l ? *l : std::string();
+}
+void Value::register_hook(std::function<double(double)> hook) {
+    if (leaf_) {
+        leaf_->hooks.push_back(std::move(hook));
+        return;
+    }
+    if (idx_ == kNoNode) throw GraphError("register_hook: a constant has no gradient");
+    Tape& t = detail::tape();
+    t.hooks.emplace_back(node(t), std::move(hook));
+}
+
+void Value::backward(const BackwardOptions& opts) const {
+    if (is_constant())
+        throw GraphError(fmt::format("backward: this Value ({}) does not require grad: it is a constant, or was "
+                                     "computed under NoGrad or from values that do not require grad",
+                                     v_));
+    if (leaf_ && !leaf_->requires_grad) throw GraphError("backward: this leaf does not require grad");
+    Tape& t = detail::tape();
+    const std::uint32_t root = node(t);
+    detail::SweepRequest req;
+    req.retain_graph = opts.retain_graph || opts.create_graph;
+    req.create_graph = opts.create_graph;
+    detail::Seed seed;
+    seed.scalar = Value::constant(1.0);
+    detail::run_sweep(root, seed, req, nullptr);
+}
+
+void set_anomaly_mode(bool on) { detail::tape().anomaly = on; }
+bool anomaly_mode() { return detail::tape().anomaly; }
+
+std::vector<Value> gradients(const Value& f, const std::vector<Value>& wrt, const GradOptions& opts) {
+    std::vector<Value> result(wrt.size());
+    if (!f.tracks() && !f.requires_grad()) return result;  // constant: all zeros
+    Tape& t = detail::tape();
+    const std::uint32_t root = f.node(t);
+    detail::SweepRequest req;
+    req.accumulate = false;
+    req.retain_graph = opts.retain_graph || opts.create_graph;
+    req.create_graph = opts.create_graph;
+    std::vector<std::size_t> slot;
+    for (std::size_t k = 0; k < wrt.size(); ++k) {
+        const Value& x = wrt[k];
+        std::uint32_t e = kNoNode;
+        if (x.is_leaf()) {
+            if (x.leaf_data()->epoch == t.epoch) e = x.leaf_data()->node;
+        } else if (!x.is_constant()) {
+            e = x.node(t);
+        }
+        if (e != kNoNode && e <= root) {
+            req.wanted.push_back(e);
+            slot.push_back(k);
+        }
+    }
+    if (req.wanted.empty()) return result;
+    detail::Seed seed;
+    seed.scalar = Value::constant(1.0);
+    detail::SweepResult out;
+    detail::run_sweep(root, seed, req, &out);
+    for (std::size_t j = 0; j < slot.size(); ++j) result[slot[j]] = out.scalars[j];
+    return result;
+}
+
+std::vector<Tensor> gradients(const Tensor& f, const std::vector<Tensor>& wrt, const Tensor& seed_in,
+                              const GradOptions& opts) {
+    std::vector<Tensor> result(wrt.size());
+    for (std::size_t k = 0; k < wrt.size(); ++k) result[k] = zeros_like(wrt[k]);
+    if (!f.requires_grad()) return result;
+    Tape& t = detail::tape();
+    const std::uint32_t root = f.node(t);
+    detail::SweepRequest req;
+    req.accumulate = false;
+    req.retain_graph = opts.retain_graph || opts.create_graph;
+    req.create_graph = opts.create_graph;
+    std::vector<std::size_t> slot;
+    for (std::size_t k = 0; k < wrt.size(); ++k) {
+        const Tensor& x = wrt[k];
+        std::uint32_t e = kNoNode;
+        if (x.is_leaf()) {
+            if (x.requires_grad() && x.impl()->epoch == t.epoch) e = x.impl()->node;
+        } else {
+            e = x.node(t);
+        }
+        if (e != kNoNode && e <= root) {
+            req.wanted.push_back(e);
+            slot.push_back(k);
+        }
+    }
+    if (req.wanted.empty()) return result;
+    detail::Seed seed;
+    seed.tensor = detail::backward_seed(f, seed_in, "gradients");
+    detail::SweepResult out;
+    detail::run_sweep(root, seed, req, &out);
+    for (std::size_t j = 0; j < slot.size(); ++j)
+        if (out.tensors[j].defined()) result[slot[j]] = out.tensors[j];
+    return result;
+}
+
+namespace detail {
+Tensor backward_seed(const Tensor& f, const Tensor& seed, const char* op) {
+    if (!seed.defined()) {
+        if (f.numel() != 1)
+            throw GraphError(fmt::format("{}: the output has shape {} ({} elements); backward of a non-scalar needs a seed "
+                                         "gradient of the same shape (gradient=...)",
+                                         op, f.shape().str(), f.numel()));
+        return Tensor::ones(f.shape(), f.dtype());
+    }
+    if (!(seed.shape() == f.shape()))
+        throw ShapeError(fmt::format("{}: seed gradient has shape {} but the output has shape {}", op, seed.shape().str(),
+                                     f.shape().str()));
+    return seed.dtype() == f.dtype() ? seed : seed.to(f.dtype());
+}
+}  // namespace detail
+
+void Tensor::backward(const Tensor& gradient, const BackwardOptions& opts) const {
+    if (!requires_grad())
+        throw GraphError(fmt::format("backward: this tensor (shape {}) does not require grad: no input of the ops that "
+                                     "made it requires grad, or it was computed under NoGrad",
+                                     shape().str()));
+    Tape& t = detail::tape();
+    const std::uint32_t root = node(t);
+    detail::SweepRequest req;
+    req.retain_graph = opts.retain_graph || opts.create_graph;
+    req.create_graph = opts.create_graph;
+    detail::Seed seed;
+    seed.tensor = detail::backward_seed(*this, gradient, "backward");
+    detail::run_sweep(root, seed, req, nullptr);
+}
+
+// --- bridges between Value and Tensor --------------------------------------------------------
+
+Value item_value(const Tensor& x) {
+    const double v = x.item();
+    if (!x.tracks()) return Value::constant(v);
+    Tape& t = detail::tape();
+    const std::uint32_t a = x.node(t);
+    return Value::interior(t, t.push(detail::Op::FromTensor, v, a, 0), v);
+}
+
+Tensor tensor_from_value(const Value& v, DType dt) {
+    Tensor y = Tensor::scalar(v.value(), dt);
+    return detail::record_with_value("from_value", y, {}, v, [](detail::GradContext& g) { g.add(0, g.out()); });
+}
+
+}  // namespace ad
