@@ -394,14 +394,14 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
 }
 Tensor& Tensor::mul_(double s) {
     check_inplace(*this, "mul_");
-    Tensor prod = detail::map(*this, [s](auto x) { return x * static_cast<decltype(x)>(s); });
-    if (is_contiguous()) {
-        std::memcpy(storage()->data == nullptr ? nullptr : static_cast<char*>(storage()->data) + offset() * dtype_size(dtype()),
-                    prod.storage()->data, static_cast<std::size_t>(numel()) * dtype_size(dtype()));
-        bump_version();
-        return *this;
-    }
-    return copy_(prod);
+    if (!is_contiguous()) return copy_(detail::map(*this, [s](auto x) { return x * static_cast<decltype(x)>(s); }));
+    detail::dispatch(dtype(), [&]<class T>() {
+        T* p = data<T>();
+        const T k = static_cast<T>(s);
+        for (std::int64_t i = 0; i < numel(); ++i) p[i] *= k;
+    });
+    bump_version();
+    return *this;
 }
 
 // --- conversions ----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ Tensor along_axis(const Tensor& x, int axis, F f) {
     std::int64_t inner = 1;
     for (int i = axis + 1; i < x.dim(); ++i) inner *= x.shape()[i];
     const std::int64_t n = x.shape()[axis];
-    const std::int64_t outer = n * inner ? x.numel() / (n * inner) : 0;
+    const std::int64_t outer = (n * inner) != 0 ? x.numel() / (n * inner) : 0;
     detail::dispatch(x.dtype(), [&]<class T>() {
         const T* p = xc.data<T>();
         T* q = y.data<T>();
