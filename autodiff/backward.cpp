@@ -35,7 +35,8 @@ std::string describe_entry(const Tape& t, std::uint32_t i) {
                  : fmt::format("'{}' (recorded #{})", name, i);
 }
 
-template <class T>
+// Checked: anomaly mode or hooks are on (the plain path skips those tests entirely).
+template <class T, bool Checked>
 class Sweep {
 public:
     Sweep(Tape& t, std::vector<T>& adj, const SweepRequest& req) : t_(t), adj_(adj), req_(req) {}
@@ -51,7 +52,9 @@ public:
     double num(std::uint32_t i) const { return t_.val[i]; }
     double cst(std::uint32_t i) const { return t_.consts[i]; }
     void acc(std::uint32_t i, const T& g) {
-        if (t_.anomaly) check_finite(g);
+        if constexpr (Checked) {
+            if (t_.anomaly) check_finite(g);
+        }
         if constexpr (std::is_same_v<T, double>) {
             adj_[i] += g;
         } else {
@@ -78,12 +81,14 @@ public:
         for (std::uint32_t i = root + 1; i-- > 0;) {
             current_ = i;
             const Op o = t_.op[i];
-            if (o == Op::Tensor) {
+            if (o == Op::Tensor) [[unlikely]] {
                 tensor_entry(i);
                 continue;
             }
             if (is_zero(adj_[i])) continue;
-            if (!t_.hooks.empty()) apply_scalar_hooks(i);
+            if constexpr (Checked) {
+                if (!t_.hooks.empty()) apply_scalar_hooks(i);
+            }
             switch (o) {
             case Op::Leaf:
                 if (req_.accumulate) accumulate_leaf(*t_.leaves[t_.arg_a[i]], adj_[i]);
@@ -258,8 +263,13 @@ void run_sweep(std::uint32_t root, const Seed& seed, const SweepRequest& req, Sw
                 t.tensor_nodes[t.arg_a[root]]->grad = seed.tensor;
             else
                 adj[root] = seed.scalar.value();
-            Sweep<double> s(t, adj, req);
-            s.run(root);
+            if (t.anomaly || !t.hooks.empty()) {
+                Sweep<double, true> s(t, adj, req);
+                s.run(root);
+            } else {
+                Sweep<double, false> s(t, adj, req);
+                s.run(root);
+            }
             finish(adj);
         } else {
             std::vector<Value> adj(std::size_t(root) + 1);
@@ -267,7 +277,7 @@ void run_sweep(std::uint32_t root, const Seed& seed, const SweepRequest& req, Sw
                 t.tensor_nodes[t.arg_a[root]]->grad = seed.tensor;
             else
                 adj[root] = seed.scalar;
-            Sweep<Value> s(t, adj, req);
+            Sweep<Value, true> s(t, adj, req);
             s.run(root);
             finish(adj);
         }

@@ -122,15 +122,41 @@ std::size_t Tape::bytes_per_entry() const {
     return sizeof(double) + 2 * sizeof(std::uint32_t) + sizeof(Op);
 }
 
+std::size_t Tape::bytes_recorded() const {
+    return std::size_t(size) * bytes_per_entry() + consts.size() * sizeof(double) + leaves.size() * sizeof(LeafData*);
+}
+
 const std::string* Tape::label_of(std::uint32_t entry) const {
     for (auto it = labels.rbegin(); it != labels.rend(); ++it)
         if (it->first == entry) return &it->second;
     return nullptr;
 }
 
-Tape& tape() {
-    thread_local Tape t;
-    return t;
+constinit thread_local Tape* current_tape = nullptr;
+
+namespace {
+constinit thread_local bool tape_owner_gone = false;
+struct TapeOwner {
+    std::unique_ptr<Tape> tape;
+    ~TapeOwner() {
+        tape.reset();
+        current_tape = nullptr;
+        tape_owner_gone = true;
+    }
+};
+}  // namespace
+
+Tape& make_tape() {
+    if (tape_owner_gone) {
+        // A handle destroyed during thread exit, after this thread's tape: give it a throwaway
+        // tape (a few bytes, reclaimed with the process) rather than touching a dead one.
+        current_tape = new Tape;
+        return *current_tape;
+    }
+    thread_local TapeOwner owner;
+    if (!owner.tape) owner.tape = std::make_unique<Tape>();
+    current_tape = owner.tape.get();
+    return *current_tape;
 }
 
 }  // namespace ad::detail

@@ -105,10 +105,22 @@ struct Tape {
         if (--live == 0) rewind();
     }
     std::size_t bytes_per_entry() const;
+    // Bytes the current graph occupies: entry columns, constant pool and leaf references (the
+    // adjoint array of a sweep, 8 bytes per entry, is not part of the recording).
+    std::size_t bytes_recorded() const;
     const std::string* label_of(std::uint32_t entry) const;
 };
 
-Tape& tape();
+// This thread's tape. The pointer is constant-initialized, so the hot path is one TLS load and
+// a predictable branch (no guard variable, no wrapper call); the tape itself is created on first
+// use and destroyed at thread exit.
+extern constinit thread_local Tape* current_tape;
+Tape& make_tape();
+inline Tape& tape() {
+    Tape* t = current_tape;
+    if (__builtin_expect(t == nullptr, 0)) return make_tape();
+    return *t;
+}
 std::uint32_t next_epoch();
 
 [[noreturn]] void throw_stale(const char* what);
