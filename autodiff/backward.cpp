@@ -9,6 +9,7 @@
 #include <autodiff/scalar_backward.hpp>
 #include <autodiff/tensor_node.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 namespace ad::detail {
@@ -78,20 +79,25 @@ public:
     }
 
     void run(std::uint32_t root) {
-        for (std::uint32_t i = root + 1; i-- > 0;) {
+        for (std::uint32_t i = root + 1; i-- > 0;) entry(i);
+    }
+
+    // Processes entry i: its adjoint is complete (every consumer was recorded after it).
+    void entry(std::uint32_t i) {
+        {
             current_ = i;
             const Op o = t_.op[i];
-            if (o == Op::Tensor) [[unlikely]] {
+            if (o == Op::Tensor) {
                 tensor_entry(i);
-                continue;
+                return;
             }
-            if (is_zero(adj_[i])) continue;
+            if (is_zero(adj_[i])) return;
             if constexpr (Checked) {
                 if (!t_.hooks.empty()) apply_scalar_hooks(i);
             }
             switch (o) {
             case Op::Leaf:
-                if (req_.accumulate) accumulate_leaf(*t_.leaves[t_.arg_a[i]], adj_[i]);
+                if (req_.accumulate && t_.leaves[t_.arg_a[i]]) accumulate_leaf(*t_.leaves[t_.arg_a[i]], adj_[i]);
                 break;
             case Op::FromTensor:
                 if constexpr (std::is_same_v<T, double>) {
@@ -141,21 +147,24 @@ private:
     }
 
     void accumulate_leaf(LeafData& leaf, T g) {
-        for (auto& hook : leaf.hooks) {
-            if constexpr (std::is_same_v<T, double>) {
-                g = hook(g);
-            } else {
-                g = g * (hook(g.value()) / g.value());
+        if (leaf.extras) {
+            for (auto& hook : leaf.extras->hooks) {
+                if constexpr (std::is_same_v<T, double>) {
+                    g = hook(g);
+                } else {
+                    g = g * (hook(g.value()) / g.value());
+                }
             }
         }
         if constexpr (std::is_same_v<T, double>) {
             leaf.grad += g;
         } else {
             leaf.grad += g.value();
-            if (leaf.grad_graph)
-                *leaf.grad_graph = *leaf.grad_graph + g;
+            auto& gg = leaf.more().grad_graph;
+            if (gg)
+                *gg = *gg + g;
             else
-                leaf.grad_graph = std::make_unique<Value>(g);
+                gg = std::make_unique<Value>(g);
         }
     }
 
@@ -206,14 +215,50 @@ private:
     std::uint32_t current_ = 0;
 };
 
+// The plain first-order sweep over scalar entries: the adjoint array and the tape's columns are
+// held in locals (restrict), and every scalar rule comes from scalar_backward.hpp, inlined.
+// Entries it does not handle (leaves, tensors, bridges) go to the general Sweep, one at a time.
+struct FastCtx {
+    const double* __restrict val;
+    const double* __restrict consts;
+    double* __restrict adj;
+    double arg(std::uint32_t i) const { return val[i]; }
+    double num(std::uint32_t i) const { return val[i]; }
+    double cst(std::uint32_t i) const { return consts[i]; }
+    void acc(std::uint32_t i, double g) { adj[i] += g; }
+};
+
+void fast_sweep(Tape& t, std::uint32_t root, std::vector<double>& adjv, Sweep<double, false>& slow) {
+    FastCtx c{t.val, t.consts.data(), adjv.data()};
+    const std::uint32_t* __restrict A = t.arg_a;
+    const std::uint32_t* __restrict B = t.arg_b;
+    const Op* __restrict op = t.op;
+    const std::uint32_t released = t.released_upto;
+    // Each adjoint is read once, when the loop reaches it, then reset to zero: the scratch array
+    // is left all-zero for the next sweep without a separate clearing pass.
+    for (std::uint32_t i = root + 1; i-- > 0;) {
+        const Op o = op[i];
+        const double g = c.adj[i];
+        if (o >= Op::Add && o < Op::FromTensor) [[likely]] {
+            if (g == 0.0) continue;
+            if (i < released) [[unlikely]] slow.entry(i);  // throws the released-graph error
+            c.adj[i] = 0.0;
+            scalar_backward<double>(c, o, i, A[i], B[i], g);
+        } else {
+            slow.entry(i);
+            c.adj[i] = 0.0;
+        }
+    }
+}
+
 std::vector<double>& scratch_adjoints() {
     thread_local std::vector<double> adj;
     return adj;
 }
 
-void clear_tensor_grads(Tape& t, std::uint32_t root, const SweepRequest& req) {
-    for (std::uint32_t i = 0; i <= root && i < t.size; ++i)
-        if (t.op[i] == Op::Tensor && !req.keep(i)) t.tensor_nodes[t.arg_a[i]]->grad = Tensor();
+void clear_tensor_grads(Tape& t, std::uint32_t, const SweepRequest& req) {
+    for (auto& n : t.tensor_nodes)
+        if (n->grad.defined() && !req.keep(n->entry)) n->grad = Tensor();
 }
 
 }  // namespace
@@ -257,20 +302,30 @@ void run_sweep(std::uint32_t root, const Seed& seed, const SweepRequest& req, Sw
 
     try {
         if (!record) {
+            // The scratch adjoints are all zero between sweeps (see fast_sweep).
             std::vector<double>& adj = scratch_adjoints();
-            adj.assign(std::size_t(root) + 1, 0.0);
+            if (adj.size() < std::size_t(root) + 1) adj.resize(std::size_t(root) + 1, 0.0);
+            struct Rezero {  // restores the all-zero invariant unless the fast sweep did
+                std::vector<double>& adj;
+                std::uint32_t root;
+                bool needed = true;
+                ~Rezero() {
+                    if (needed) std::fill(adj.begin(), adj.begin() + root + 1, 0.0);
+                }
+            } rezero{adj, root};
             if (t.op[root] == Op::Tensor)
                 t.tensor_nodes[t.arg_a[root]]->grad = seed.tensor;
             else
                 adj[root] = seed.scalar.value();
-            if (t.anomaly || !t.hooks.empty()) {
+            if (t.anomaly || !t.hooks.empty() || !req.wanted.empty()) {
                 Sweep<double, true> s(t, adj, req);
                 s.run(root);
+                finish(adj);
             } else {
                 Sweep<double, false> s(t, adj, req);
-                s.run(root);
+                fast_sweep(t, root, adj, s);
+                rezero.needed = false;
             }
-            finish(adj);
         } else {
             std::vector<Value> adj(std::size_t(root) + 1);
             if (t.op[root] == Op::Tensor)

@@ -17,7 +17,7 @@
 namespace ad::detail {
 
 template <class T, class Ctx>
-void scalar_backward(Ctx& c, Op op, std::uint32_t i, std::uint32_t a, std::uint32_t b, const T& g) {
+[[gnu::always_inline]] inline void scalar_backward(Ctx& c, Op op, std::uint32_t i, std::uint32_t a, std::uint32_t b, const T& g) {
     using std::cos;  // double: std::; Value: found by argument-dependent lookup
     using std::exp;
     using std::log;

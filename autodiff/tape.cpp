@@ -92,11 +92,18 @@ void Tape::grow() {
 }
 
 std::uint32_t Tape::register_leaf(LeafData* leaf) {
-    ++leaf->refs;
+    leaf->registrations = leaf->epoch == epoch ? leaf->registrations + 1 : 1;
     leaves.push_back(leaf);
     leaf->epoch = epoch;
     leaf->node = push(Op::Leaf, leaf->value, static_cast<std::uint32_t>(leaves.size() - 1), 0);
     return leaf->node;
+}
+
+std::uint32_t Tape::push_tensor(std::unique_ptr<TensorNode> node) {
+    TensorNode* n = node.get();
+    tensor_nodes.push_back(std::move(node));
+    n->entry = push(Op::Tensor, 0.0, static_cast<std::uint32_t>(tensor_nodes.size() - 1), 0);
+    return n->entry;
 }
 
 void Tape::rewind() {
@@ -105,12 +112,7 @@ void Tape::rewind() {
     epoch = next_epoch();
     live = 0;
     tensor_nodes.clear();
-    for (LeafData* leaf : leaves) {
-        leaf->node = kNoNode;
-        leaf->epoch = 0;
-        if (--leaf->refs == 0) delete leaf;
-    }
-    leaves.clear();
+    leaves.clear();  // leaves see a foreign epoch from now on: nothing to touch
     consts.clear();
     labels.clear();
     hooks.clear();

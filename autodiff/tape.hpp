@@ -44,17 +44,28 @@ enum class Op : std::uint8_t {
 };
 const char* op_name(Op op);
 
-// What a scalar leaf (an ad::Value made from a number) owns: its value and gradient.
+// What a scalar leaf (an ad::Value made from a number) owns: its value and gradient. Kept to 48
+// bytes (rarely used parts live in `extras`) because a model may hold millions of them.
+// The tape points to a leaf without owning it: a leaf that dies while registered clears its
+// tape slots (see Value::destroy_leaf), so rewinding never has to touch the leaves.
+struct LeafExtras {
+    std::string label;
+    std::unique_ptr<Value> grad_graph;                  // set by backward(create_graph)
+    std::vector<std::function<double(double)>> hooks;  // run on the gradient before accumulation
+};
 struct LeafData {
     double value = 0.0;
     double grad = 0.0;
-    bool requires_grad = true;
-    std::uint32_t node = kNoNode;  // entry of this leaf in the tape of `epoch`
+    std::uint32_t node = kNoNode;  // latest entry of this leaf in the tape of `epoch`
     std::uint32_t epoch = 0;
-    std::uint32_t refs = 1;
-    std::string label;
-    std::unique_ptr<Value> grad_graph;  // set by backward(create_graph)
-    std::vector<std::function<double(double)>> hooks;  // run on the gradient before accumulation
+    std::uint32_t refs = 1;           // Value handles sharing this leaf
+    std::uint32_t registrations = 0;  // tape slots pointing here in `epoch` (> 1 after set_value)
+    bool requires_grad = true;
+    std::unique_ptr<LeafExtras> extras;
+    LeafExtras& more() {
+        if (!extras) extras = std::make_unique<LeafExtras>();
+        return *extras;
+    }
 };
 
 struct TensorNode;  // tensor_node.hpp
@@ -69,7 +80,7 @@ struct Tape {
     std::uint32_t capacity = 0;
 
     std::vector<double> consts;
-    std::vector<LeafData*> leaves;  // the tape holds a reference to each
+    std::vector<LeafData*> leaves;  // not owned; null once the leaf died
     std::vector<std::unique_ptr<TensorNode>> tensor_nodes;
     std::vector<std::pair<std::uint32_t, std::string>> labels;  // sparse, in entry order
     std::vector<std::pair<std::uint32_t, std::function<double(double)>>> hooks;  // interior entries
@@ -100,6 +111,8 @@ struct Tape {
         return push(o, v, a, static_cast<std::uint32_t>(consts.size() - 1));
     }
     std::uint32_t register_leaf(LeafData* leaf);
+    // Appends a tensor entry owning `node` (its `entry` field is set); returns the entry.
+    std::uint32_t push_tensor(std::unique_ptr<TensorNode> node);
     void rewind();  // drop every entry, start a new epoch
     void release() {
         if (--live == 0) rewind();

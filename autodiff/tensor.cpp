@@ -301,8 +301,7 @@ std::uint32_t Tensor::node(detail::Tape& t) const {
     n->shape = im.shape;
     n->dtype = im.dtype;
     n->leaf = impl_;
-    t.tensor_nodes.push_back(std::move(n));
-    im.node = t.push(detail::Op::Tensor, 0.0, static_cast<std::uint32_t>(t.tensor_nodes.size() - 1), 0);
+    im.node = t.push_tensor(std::move(n));
     im.epoch = t.epoch;
     return im.node;
 }

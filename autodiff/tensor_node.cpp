@@ -79,8 +79,7 @@ Tensor attach(const char* name, Tensor result, std::initializer_list<Tensor> inp
     n->shape = result.shape();
     n->dtype = result.dtype();
     n->backward = std::move(backward);
-    t.tensor_nodes.push_back(std::move(n));
-    const std::uint32_t entry = t.push(Op::Tensor, 0.0, static_cast<std::uint32_t>(t.tensor_nodes.size() - 1), 0);
+    const std::uint32_t entry = t.push_tensor(std::move(n));
     // The result becomes an interior tensor. If its impl is shared (an op returned an input
     // unchanged), give it its own impl so the input keeps its identity.
     if (result.impl_ptr().use_count() > 1 || !result.impl()->leaf || result.impl()->requires_grad)

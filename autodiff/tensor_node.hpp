@@ -55,6 +55,7 @@ using BackwardFn = std::function<void(GradContext&)>;
 // One recorded tensor op (or a tensor leaf registered in this graph).
 struct TensorNode {
     const char* name = "?";
+    std::uint32_t entry = kNoNode;      // this node's tape entry
     std::vector<std::uint32_t> inputs;  // tape entries of the inputs (tensor or scalar entries)
     std::vector<Shape> input_shapes;
     std::vector<DType> input_dtypes;

@@ -13,7 +13,19 @@ using detail::Tape;
 
 Value::Value(double v) : v_(0.0), leaf_(new detail::LeafData), idx_(kNoNode), epoch_(0) { leaf_->value = v; }
 
-void Value::destroy_leaf(detail::LeafData* leaf) noexcept { delete leaf; }
+void Value::destroy_leaf(detail::LeafData* leaf) noexcept {
+    Tape& t = detail::tape();
+    if (leaf->epoch == t.epoch && leaf->registrations > 0) {
+        // Clear the tape's slots for this leaf (usually one; more after set_value).
+        if (leaf->registrations == 1) {
+            t.leaves[t.arg_a[leaf->node]] = nullptr;
+        } else {
+            for (auto& p : t.leaves)
+                if (p == leaf) p = nullptr;
+        }
+    }
+    delete leaf;
+}
 
 double Value::grad() const {
     if (!leaf_)
@@ -23,12 +35,12 @@ double Value::grad() const {
 }
 Value Value::grad_value() const {
     if (!leaf_) throw GraphError("grad_value: only leaves keep their gradient");
-    return leaf_->grad_graph ? *leaf_->grad_graph : Value::constant(leaf_->grad);
+    return leaf_->extras && leaf_->extras->grad_graph ? *leaf_->extras->grad_graph : Value::constant(leaf_->grad);
 }
 void Value::zero_grad() {
     if (!leaf_) throw GraphError("zero_grad: only leaves keep a gradient");
     leaf_->grad = 0.0;
-    leaf_->grad_graph.reset();
+    if (leaf_->extras) leaf_->extras->grad_graph.reset();
 }
 Value& Value::set_requires_grad(bool on) {
     if (!leaf_) throw GraphError("set_requires_grad: only leaves (Values made from numbers) can change requires_grad");
@@ -38,12 +50,11 @@ Value& Value::set_requires_grad(bool on) {
 void Value::set_value(double v) {
     if (!leaf_) throw GraphError("set_value: only leaves can be assigned a new value");
     leaf_->value = v;
-    leaf_->epoch = 0;  // the tape holds the old value: the next use registers the leaf afresh
-    leaf_->node = kNoNode;
+    leaf_->node = kNoNode;  // the tape holds the old value: the next use registers the leaf afresh
 }
 Value& Value::set_label(std::string label) {
     if (leaf_) {
-        leaf_->label = std::move(label);
+        leaf_->more().label = std::move(label);
     } else if (idx_ != kNoNode) {
         Tape& t = detail::tape();
         t.labels.emplace_back(node(t), std::move(label));
@@ -51,7 +62,7 @@ Value& Value::set_label(std::string label) {
     return *this;
 }
 std::string Value::label() const {
-    if (leaf_) return leaf_->label;
+    if (leaf_) return leaf_->extras ? leaf_->extras->label : std::string();
     if (idx_ == kNoNode) return {};
     Tape& t = detail::tape();
     const std::string* l = t.label_of(node(t));
@@ -59,7 +70,7 @@ std::string Value::label() const {
 }
 void Value::register_hook(std::function<double(double)> hook) {
     if (leaf_) {
-        leaf_->hooks.push_back(std::move(hook));
+        leaf_->more().hooks.push_back(std::move(hook));
         return;
     }
     if (idx_ == kNoNode) throw GraphError("register_hook: a constant has no gradient");

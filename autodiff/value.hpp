@@ -104,7 +104,7 @@ public:
             if (epoch_ != t.epoch) detail::throw_stale("Value");
             return idx_;
         }
-        if (leaf_) return leaf_->epoch == t.epoch ? leaf_->node : t.register_leaf(leaf_);
+        if (leaf_) return leaf_->epoch == t.epoch && leaf_->node != detail::kNoNode ? leaf_->node : t.register_leaf(leaf_);
         return t.push(detail::Op::Const, v_, 0, 0);
     }
     // A new handle to entry i of tape t (whose value is v).

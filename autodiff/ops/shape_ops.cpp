@@ -302,8 +302,7 @@ Tensor cat(const std::vector<Tensor>& xs, std::int64_t axis) {
         for (std::size_t k = 0; k < starts.size(); ++k)
             if (g.needs(k)) g.add(k, narrow(g.out(), a, starts[k], g.input_shape(k)[a]));
     };
-    t.tensor_nodes.push_back(std::move(n));
-    const std::uint32_t entry = t.push(detail::Op::Tensor, 0.0, static_cast<std::uint32_t>(t.tensor_nodes.size() - 1), 0);
+    const std::uint32_t entry = t.push_tensor(std::move(n));
     auto* im = y.impl();
     im->leaf = false;
     im->requires_grad = true;
