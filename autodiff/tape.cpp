@@ -99,6 +99,13 @@ std::uint32_t Tape::register_leaf(LeafData* leaf) {
     return leaf->node;
 }
 
+std::unique_ptr<TensorNode> Tape::new_tensor_node() {
+    if (node_pool.empty()) return std::make_unique<TensorNode>();
+    std::unique_ptr<TensorNode> n = std::move(node_pool.back());
+    node_pool.pop_back();
+    return n;
+}
+
 std::uint32_t Tape::push_tensor(std::unique_ptr<TensorNode> node) {
     TensorNode* n = node.get();
     tensor_nodes.push_back(std::move(node));
@@ -111,6 +118,11 @@ void Tape::rewind() {
     // foreign epoch and leave the live count alone, so rewind never re-enters itself.
     epoch = next_epoch();
     live = 0;
+    // Recycle tensor nodes: drop what they hold, keep their vectors' capacity.
+    for (auto& n : tensor_nodes) {
+        n->reset();
+        if (node_pool.size() < 4096) node_pool.push_back(std::move(n));
+    }
     tensor_nodes.clear();
     leaves.clear();  // leaves see a foreign epoch from now on: nothing to touch
     consts.clear();

@@ -111,8 +111,12 @@ struct Tape {
         return push(o, v, a, static_cast<std::uint32_t>(consts.size() - 1));
     }
     std::uint32_t register_leaf(LeafData* leaf);
+    // A blank tensor node, reused from earlier graphs when possible (its vectors keep their
+    // capacity, so steady-state recording does not allocate them again).
+    std::unique_ptr<TensorNode> new_tensor_node();
     // Appends a tensor entry owning `node` (its `entry` field is set); returns the entry.
     std::uint32_t push_tensor(std::unique_ptr<TensorNode> node);
+    std::vector<std::unique_ptr<TensorNode>> node_pool;
     void rewind();  // drop every entry, start a new epoch
     void release() {
         if (--live == 0) rewind();

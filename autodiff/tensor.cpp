@@ -296,7 +296,7 @@ std::uint32_t Tensor::node(detail::Tape& t) const {
         return im.node;
     }
     if (im.epoch == t.epoch && im.node != detail::kNoNode) return im.node;
-    auto n = std::make_unique<detail::TensorNode>();
+    auto n = t.new_tensor_node();
     n->name = "leaf";
     n->shape = im.shape;
     n->dtype = im.dtype;

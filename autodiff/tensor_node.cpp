@@ -55,7 +55,7 @@ bool any_tracks(std::initializer_list<const Tensor*> inputs) {
 namespace {
 Tensor attach(const char* name, Tensor result, std::initializer_list<Tensor> inputs, const Value* v, BackwardFn backward) {
     Tape& t = tape();
-    auto n = std::make_unique<TensorNode>();
+    auto n = t.new_tensor_node();
     n->name = name;
     const std::size_t k = inputs.size() + (v ? 1 : 0);
     n->inputs.reserve(k);

@@ -67,7 +67,21 @@ struct TensorNode {
     Tensor grad;                        // adjoint accumulated during a sweep
     std::vector<std::function<Tensor(const Tensor&)>> hooks;  // interior tensors' hooks
     bool released = false;
-    std::string summary;                // value summary for graph pictures (set lazily)
+    // Back to a blank node (what a recycled node looks like), keeping vector capacity.
+    void reset() {
+        name = "?";
+        entry = kNoNode;
+        inputs.clear();
+        input_shapes.clear();
+        input_dtypes.clear();
+        input_needs.clear();
+        shape = Shape{};
+        backward = nullptr;
+        leaf.reset();
+        grad = Tensor();
+        hooks.clear();
+        released = false;
+    }
 };
 
 // What a backward closure sees: the gradient of the op's output, and where to send the gradient

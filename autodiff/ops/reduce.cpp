@@ -94,14 +94,46 @@ Tensor unsqueeze_back(const Tensor& g, const Shape& keep_shape) { return reshape
 }  // namespace
 
 // ---- sum ----------------------------------------------------------------------------------------
+namespace {
+// Sum over the leading `lead` axes of a contiguous x (a bias gradient: Σ over the batch), column
+// by column without rearranging x first; accumulates in double.
+Tensor sum_leading(const Tensor& x, int lead, bool keepdim) {
+    std::int64_t rows = 1;
+    for (int i = 0; i < lead; ++i) rows *= x.shape()[i];
+    const std::int64_t cols = rows ? x.numel() / rows : 0;
+    std::vector<int> ax;
+    for (int i = 0; i < lead; ++i) ax.push_back(i);
+    Tensor y = Tensor::empty(detail::reduced_shape(x.shape(), ax, keepdim), x.dtype());
+    detail::dispatch(x.dtype(), [&]<class T>() {
+        const T* p = x.data<T>();
+        T* q = y.data<T>();
+        thread_local std::vector<double> acc;
+        acc.assign(static_cast<std::size_t>(cols), 0.0);
+        for (std::int64_t r = 0; r < rows; ++r)
+            for (std::int64_t c = 0; c < cols; ++c) acc[static_cast<std::size_t>(c)] += p[r * cols + c];
+        for (std::int64_t c = 0; c < cols; ++c) q[c] = static_cast<T>(acc[static_cast<std::size_t>(c)]);
+    });
+    return y;
+}
+}  // namespace
+
 Tensor sum(const Tensor& x, const Axes& axes, bool keepdim) {
     const auto ax = detail::normalize_axes(x, axes, "sum");
-    const Layout l = layout(x, ax, keepdim);
-    Tensor y = reduce_rows(l, x.dtype(), [](const auto* p, std::int64_t n) {
-        double s = 0;  // accumulate in double: float sums of 10^6 terms stay accurate
-        for (std::int64_t i = 0; i < n; ++i) s += p[i];
-        return s;
-    });
+    bool prefix = x.is_contiguous() && !ax.empty() && static_cast<int>(ax.size()) < x.dim();
+    for (std::size_t i = 0; prefix && i < ax.size(); ++i) prefix = ax[i] == static_cast<int>(i);
+    Layout l;
+    Tensor y;
+    if (prefix) {
+        y = sum_leading(x, static_cast<int>(ax.size()), keepdim);
+        l.keep_shape = detail::reduced_shape(x.shape(), ax, true);
+    } else {
+        l = layout(x, ax, keepdim);
+        y = reduce_rows(l, x.dtype(), [](const auto* p, std::int64_t n) {
+            double s = 0;  // accumulate in double: float sums of 10^6 terms stay accurate
+            for (std::int64_t i = 0; i < n; ++i) s += p[i];
+            return s;
+        });
+    }
     return detail::record("sum", y, {x}, [keep = l.keep_shape](GradContext& g) {
         g.add(0, expand(unsqueeze_back(g.out(), keep), g.input_shape(0)));
     });

@@ -288,7 +288,7 @@ Tensor cat(const std::vector<Tensor>& xs, std::int64_t axis) {
     for (const Tensor& x : xs) any = any || x.requires_grad();
     if (!any) return y;
     detail::Tape& t = detail::tape();
-    auto n = std::make_unique<detail::TensorNode>();
+    auto n = t.new_tensor_node();
     n->name = "cat";
     for (const Tensor& x : xs) {
         n->inputs.push_back(x.requires_grad() ? x.node(t) : detail::kNoNode);
