@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +22,8 @@
 #include <vector>
 
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 using namespace ad::nn;
@@ -59,7 +62,8 @@ struct TempDir {
 
 void write_bytes(const std::string& path, std::span<const std::uint8_t> bytes) {
     std::ofstream(path, std::ios::binary)
-        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+        .write(reinterpret_cast<const char*>(bytes.data()),
+               static_cast<std::streamsize>(bytes.size()));
 }
 
 Bytes read_bytes(const std::string& path) {
@@ -185,6 +189,12 @@ TEST_CASE("idx: gzip data decodes like the plain bytes, and bad gzip is reported
     Bytes garbage = packed;
     garbage.insert(garbage.end(), 16, 0x42);
     CHECK_ERROR(ad::IOError, decode_idx(garbage, "g.gz"), "g.gz", "corrupt gzip data");
+    // More data than the first inflate buffer (1 MiB): the buffer grows to exactly the size.
+    Bytes big(3 * 1000 * 1000);
+    for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<std::uint8_t>(i % 251);
+    const IdxArray grown = decode_idx(gzip(idx_bytes(0x08, {3, 1000, 1000}, big)), "big.gz");
+    CHECK(grown.bytes == big);
+    CHECK(grown.bytes.capacity() == big.size());
     Bytes longer = idx_bytes(0x08, {3, 5, 7}, pixels);
     longer.push_back(9);
     CHECK_ERROR(ad::IOError, decode_idx(gzip(longer), "l.gz"), "more data follows",
@@ -257,8 +267,8 @@ TEST_CASE("idx: the real Fashion-MNIST files" * doctest::skip(!have_fmnist())) {
 // ---------------------------------------------------------------- CSV
 
 TEST_CASE("csv: header detection, values, CRLF, blanks, quotes, BOM and number spellings") {
-    const CsvTable t = parse_csv("\xEF\xBB\xBFx, \"y\" ,label\r\n1,2.5,0\r\n -3 ,\"4e1\",1\r\n\r\n\n",
-                                 "a.csv");
+    const CsvTable t = parse_csv(
+        "\xEF\xBB\xBFx, \"y\" ,label\r\n1,2.5,0\r\n -3 ,\"4e1\",1\r\n\r\n\n", "a.csv");
     CHECK(t.header == std::vector<std::string>{"x", "y", "label"});
     CHECK(t.rows == 2);
     CHECK(t.cols == 3);
@@ -287,7 +297,8 @@ TEST_CASE("csv: header detection, values, CRLF, blanks, quotes, BOM and number s
 TEST_CASE("csv: errors name the file, the line and the column") {
     CHECK_ERROR(ad::IOError, parse_csv("a,b\n1,2\n3,x7\n", "f.csv"), "parse_csv: f.csv",
                 "line 3, column 2", "\"x7\" is not a number");
-    CHECK_ERROR(ad::IOError, parse_csv("1,2\n3\n", "f.csv"), "line 2 has 1 fields but line 1 has 2");
+    CHECK_ERROR(ad::IOError, parse_csv("1,2\n3\n", "f.csv"),
+                "line 2 has 1 fields but line 1 has 2");
     CHECK_ERROR(ad::IOError, parse_csv("\n\n1,2,3\n4,5\n", "f.csv"),
                 "line 4 has 2 fields but line 3 has 3");
     CHECK_ERROR(ad::IOError, parse_csv("", "f.csv"), "f.csv", "empty");
@@ -462,7 +473,8 @@ TEST_CASE("safetensors: loading rejects every kind of corrupt file") {
     CHECK_ERROR(ad::IOError, parse_safetensors(huge, "x.st"), "exceeds the limit");
     huge = st_file("{}", 0);
     huge[0] = std::byte{3};
-    CHECK_ERROR(ad::IOError, parse_safetensors(huge, "x.st"), "header length 3 exceeds the 2 bytes");
+    CHECK_ERROR(ad::IOError, parse_safetensors(huge, "x.st"),
+                "header length 3 exceeds the 2 bytes");
     CHECK_ERROR(ad::IOError, parse("{\"a\":", 0), "parse_safetensors: x.st", "not valid JSON");
     CHECK_ERROR(ad::IOError, parse("[1]", 0), "header is a JSON array, not an object");
     CHECK_ERROR(ad::IOError, parse(R"({"a":{"dtype":"U8","shape":[],"data_offsets":[0,1]},
@@ -480,7 +492,8 @@ TEST_CASE("safetensors: loading rejects every kind of corrupt file") {
     CHECK_ERROR(ad::IOError, parse(R"({"w":{"dtype":"U8","shape":[0],"data_offsets":[2,1]}})", 2),
                 "end before they begin");
     CHECK_ERROR(ad::IOError,
-                parse(R"({"w":{"dtype":"U8","shape":[4611686018427387904, 8],"data_offsets":[0,0]}})", 0),
+                parse(R"({"w":{"dtype":"U8","shape":[4611686018427387904, 8],)"
+                      R"("data_offsets":[0,0]}})", 0),
                 "overflows");
     CHECK_ERROR(ad::IOError, parse(R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},
         "b":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}})", 3),
@@ -491,7 +504,8 @@ TEST_CASE("safetensors: loading rejects every kind of corrupt file") {
                 "5 bytes but the tensors cover only 2 (3 trailing bytes)");
     CHECK_ERROR(ad::IOError, parse(R"({"a":{"dtype":"U8","shape":[2]}})", 0),
                 "tensor 'a'", "missing field 'data_offsets'");
-    CHECK_ERROR(ad::IOError, parse(R"({"a":{"dtype":"U8","shape":[],"data_offsets":[0,1],"x":1}})", 1),
+    CHECK_ERROR(ad::IOError,
+                parse(R"({"a":{"dtype":"U8","shape":[],"data_offsets":[0,1],"x":1}})", 1),
                 "unknown field 'x'");
     CHECK_ERROR(ad::IOError, parse(R"({"a":{"dtype":"U8","shape":[],"data_offsets":[0]}})", 1),
                 "data_offsets must be two non-negative integers");
@@ -502,4 +516,42 @@ TEST_CASE("safetensors: loading rejects every kind of corrupt file") {
     for (int i = 0; i < 1500; ++i) long_array += "0,";
     CHECK_ERROR(ad::IOError, parse(long_array + "0]}", 0),
                 "more than 1024 elements");
+}
+
+TEST_CASE("io: pipes (no size known in advance) read like regular files") {
+    TempDir dir;
+    const std::string fifo = dir / "fifo";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    // A child process writes `bytes` into the pipe once; the parent reads it.
+    const auto serve = [&](const std::vector<std::uint8_t>& bytes) {
+        const pid_t child = ::fork();
+        REQUIRE(child >= 0);
+        if (child == 0) {
+            std::FILE* f = std::fopen(fifo.c_str(), "wb");
+            if (f != nullptr) std::fwrite(bytes.data(), 1, bytes.size(), f);
+            ::_exit(f != nullptr && std::fclose(f) == 0 ? 0 : 1);
+        }
+        return child;
+    };
+    const auto reap = [](pid_t child) {
+        int status = 0;
+        REQUIRE(::waitpid(child, &status, 0) == child);
+        CHECK(status == 0);
+    };
+    const Bytes plain = idx_bytes(0x08, {4, 2}, {1, 2, 3, 4, 5, 6, 7, 8});
+    pid_t child = serve(plain);
+    CHECK(read_idx(fifo).bytes == Bytes{1, 2, 3, 4, 5, 6, 7, 8});
+    reap(child);
+    child = serve(Bytes(plain.begin(), plain.end() - 1));
+    CHECK_ERROR(ad::IOError, read_idx(fifo), "fifo", "only 7 bytes");
+    reap(child);
+
+    SafetensorsFile f;
+    const std::vector<float> w{1, 2, 3};
+    f.tensors.push_back(make_tensor_f32("w", {3}, w));
+    const std::vector<std::byte> st = serialize_safetensors(f);
+    child = serve(Bytes(reinterpret_cast<const std::uint8_t*>(st.data()),
+                        reinterpret_cast<const std::uint8_t*>(st.data()) + st.size()));
+    CHECK(tensor_to_f32(load_safetensors(fifo).tensors.at(0)) == w);
+    reap(child);
 }

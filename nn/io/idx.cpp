@@ -5,9 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <bit>
-#include <cmath>
-#include <cstring>
 #include <optional>
 
 namespace ad::nn {

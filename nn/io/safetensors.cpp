@@ -91,7 +91,8 @@ bool integer_at(const TensorRecord& t, std::size_t i, std::int64_t& out, bool& t
 std::size_t checked_size(const TensorRecord& t, const std::string& where) {
     const std::size_t esize = safetensors_dtype_size(t.dtype);
     if (esize == 0) {
-        throw ValueError(fmt::format("{}: tensor '{}': unknown dtype '{}'", where, t.name, t.dtype));
+        throw ValueError(
+            fmt::format("{}: tensor '{}': unknown dtype '{}'", where, t.name, t.dtype));
     }
     std::uint64_t bytes = esize;
     for (std::int64_t d : t.shape) {
@@ -120,7 +121,8 @@ std::vector<std::byte> serialize(const SafetensorsFile& file, const std::string&
     for (const TensorRecord& t : file.tensors) {
         checked_size(t, where);
         if (t.name == "__metadata__") {
-            throw ValueError(fmt::format("{}: '__metadata__' is reserved, not a tensor name", where));
+            throw ValueError(
+                fmt::format("{}: '__metadata__' is reserved, not a tensor name", where));
         }
         if (!names.insert(t.name).second) {
             throw ValueError(fmt::format("{}: two tensors are named '{}'", where, t.name));
