@@ -1,7 +1,7 @@
 // Crash safety of checkpoint saving: a child process saves safetensors files over one path in a
 // loop and is killed with SIGKILL at random moments; after every kill the file at the path must
 // be one of the two complete contents, whatever temporary files the kills left behind.
-// Set AD_TEST_SCALE (default 1) to run proportionally more kills. (Kills test the write/rename
+// Set AD_TEST_SCALE > 1 to run proportionally more kills (never fewer than 50). (Kills test the write/rename
 // protocol; surviving power loss additionally relies on the fsyncs, which no test here can see.)
 #include <nn/io/safetensors.hpp>
 
@@ -89,7 +89,9 @@ TEST_CASE("atomic save: SIGKILL at random moments never leaves a broken checkpoi
     save_safetensors(path, a);
     const auto save_time =
         std::max<Clock::duration>(Clock::now() - t0, std::chrono::milliseconds(1));
-    const double scale = test_scale();
+    // At least 50 kills whatever the scale (they take about a second): fewer would make the
+    // "both contents were seen" check a coin toss.
+    const double scale = std::max(1.0, test_scale());
     const int kills_wanted = static_cast<int>(50 * scale);
     const auto deadline = Clock::now() + std::chrono::duration<double>(15 * scale);
     // Kill somewhere within the first three saves of each child, but keep the test short.
