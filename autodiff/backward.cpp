@@ -183,7 +183,11 @@ private:
         Tensor gout = n->grad;
         if (!req_.keep(i)) n->grad = Tensor();
         GradContext ctx(*n, gout, req_.create_graph, [&](std::size_t k, Tensor g) { acc_tensor(n->inputs[k], std::move(g)); });
-        n->backward(ctx);
+        try {
+            n->backward(ctx);
+        } catch (const GraphError& e) {
+            throw GraphError(fmt::format("backward of {}: {}", describe_entry(t_, i), e.what()));
+        }
         if (!req_.retain_graph) {
             n->backward = nullptr;  // frees what the op saved
             n->released = true;

@@ -1,5 +1,6 @@
 // Tensor handles: construction, factories, data access, leaves and their gradients.
 #include <autodiff/kernels.hpp>
+#include <autodiff/pool.hpp>
 #include <autodiff/ops/elementwise.hpp>
 #include <autodiff/ops/reduce.hpp>
 #include <autodiff/ops/shape_ops.hpp>
@@ -13,13 +14,6 @@
 namespace ad {
 
 namespace detail {
-TensorImpl::~TensorImpl() {
-    if (!leaf && node != kNoNode) {
-        Tape& t = tape();
-        if (epoch == t.epoch) t.release();
-    }
-}
-
 void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
     if (a.dtype() != b.dtype())
         throw ShapeError(fmt::format("{}: dtypes {} and {} differ (convert one with .to())", op,
@@ -47,9 +41,9 @@ using detail::TensorImpl;
 std::shared_ptr<TensorImpl> new_impl(const Shape& shape, DType dt) {
     for (auto d : shape)
         if (d < 0) throw ShapeError(fmt::format("tensor: negative dimension in shape {}", shape.str()));
-    auto impl = std::make_shared<TensorImpl>();
+    auto impl = std::allocate_shared<TensorImpl>(detail::PoolAllocator<TensorImpl>{});
     const std::int64_t n = shape.numel();
-    impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(n) * dtype_size(dt));
+    impl->storage = std::allocate_shared<Storage>(detail::PoolAllocator<Storage>{}, static_cast<std::size_t>(n) * dtype_size(dt));
     impl->shape = shape;
     impl->strides = contiguous_strides(shape);
     impl->dtype = dt;
@@ -92,10 +86,10 @@ std::int64_t element_offset(const Tensor& t, std::initializer_list<std::int64_t>
 
 // --- construction ---------------------------------------------------------------------------
 
-Tensor::Tensor(std::initializer_list<double> v, DType dt) {
+Tensor::Tensor(std::initializer_list<double> v, DType dt) : counted_(false) {
     *this = from_doubles(std::vector<double>(v), Shape{static_cast<std::int64_t>(v.size())}, dt);
 }
-Tensor::Tensor(std::initializer_list<std::initializer_list<double>> v, DType dt) {
+Tensor::Tensor(std::initializer_list<std::initializer_list<double>> v, DType dt) : counted_(false) {
     std::vector<double> flat;
     const std::size_t cols = v.size() ? v.begin()->size() : 0;
     for (auto& row : v) {
@@ -105,7 +99,7 @@ Tensor::Tensor(std::initializer_list<std::initializer_list<double>> v, DType dt)
     }
     *this = from_doubles(flat, Shape{static_cast<std::int64_t>(v.size()), static_cast<std::int64_t>(cols)}, dt);
 }
-Tensor::Tensor(std::initializer_list<std::initializer_list<std::initializer_list<double>>> v, DType dt) {
+Tensor::Tensor(std::initializer_list<std::initializer_list<std::initializer_list<double>>> v, DType dt) : counted_(false) {
     std::vector<double> flat;
     const std::size_t d1 = v.size() ? v.begin()->size() : 0;
     const std::size_t d2 = d1 ? v.begin()->begin()->size() : 0;
@@ -195,7 +189,7 @@ Tensor Tensor::randn(const Shape& shape, DType dt, std::uint64_t seed) {
 }
 Tensor Tensor::make_view(std::shared_ptr<Storage> storage, DType dt, const Shape& shape, const Shape& strides,
                          std::int64_t offset) {
-    auto impl = std::make_shared<TensorImpl>();
+    auto impl = std::allocate_shared<TensorImpl>(detail::PoolAllocator<TensorImpl>{});
     impl->storage = std::move(storage);
     impl->dtype = dt;
     impl->shape = shape;

@@ -62,7 +62,29 @@ struct TensorImpl;
 
 class Tensor {
 public:
-    Tensor() = default;  // undefined (like an empty at::Tensor); defined() is false
+    Tensor() noexcept : counted_(false) {}  // undefined (like an empty at::Tensor); defined() is false
+    // Handles to interior tensors count themselves in the tape's live handles (like Value), so
+    // the graph is released when the last one dies; the graph's own nodes hold the shared state
+    // without counting.
+    Tensor(const Tensor& o) noexcept : impl_(o.impl_), counted_(false) { retain(); }
+    Tensor(Tensor&& o) noexcept : impl_(std::move(o.impl_)), counted_(o.counted_) { o.counted_ = false; }
+    Tensor& operator=(const Tensor& o) noexcept {
+        if (this != &o) {
+            Tensor tmp(o);
+            swap(tmp);
+        }
+        return *this;
+    }
+    Tensor& operator=(Tensor&& o) noexcept {
+        Tensor tmp(std::move(o));
+        swap(tmp);
+        return *this;
+    }
+    ~Tensor() { drop(); }
+    void swap(Tensor& o) noexcept {
+        impl_.swap(o.impl_);
+        std::swap(counted_, o.counted_);
+    }
 
     // --- construction --------------------------------------------------------------------
     // From nested initializer lists: Tensor({{1, 2}, {3, 4}}) is 2×2 (float64 unless dtype given).
@@ -148,7 +170,9 @@ public:
     Tensor view(const Shape& s) const { return reshape(s); }
 
     // --- engine internals ----------------------------------------------------------------------
-    explicit Tensor(std::shared_ptr<detail::TensorImpl> impl) : impl_(std::move(impl)) {}
+    explicit Tensor(std::shared_ptr<detail::TensorImpl> impl) noexcept : impl_(std::move(impl)), counted_(false) {
+        retain();
+    }
     detail::TensorImpl* impl() const noexcept { return impl_.get(); }
     const std::shared_ptr<detail::TensorImpl>& impl_ptr() const noexcept { return impl_; }
     // A tensor viewing `storage` with the given geometry (no graph).
@@ -157,7 +181,10 @@ public:
     const std::shared_ptr<Storage>& storage() const;
 
 private:
+    inline void retain() noexcept;
+    inline void drop() noexcept;
     std::shared_ptr<detail::TensorImpl> impl_;
+    bool counted_;  // this handle is one of the tape's live handles
 };
 
 namespace detail {
@@ -179,9 +206,25 @@ struct TensorImpl {
     TensorImpl() = default;
     TensorImpl(const TensorImpl&) = delete;
     TensorImpl& operator=(const TensorImpl&) = delete;
-    ~TensorImpl();
 };
 }  // namespace detail
+
+inline void Tensor::retain() noexcept {
+    if (impl_ && !impl_->leaf) {
+        detail::Tape& t = detail::tape();
+        if (impl_->epoch == t.epoch) {
+            ++t.live;
+            counted_ = true;
+        }
+    }
+}
+inline void Tensor::drop() noexcept {
+    if (counted_) {
+        counted_ = false;
+        detail::Tape& t = detail::tape();
+        if (impl_->epoch == t.epoch) t.release();
+    }
+}
 
 // Formats like PyTorch's repr: tensor([[1., 2.], [3., 4.]], dtype=float64, grad_fn=<mul>),
 // summarizing tensors with more than 1000 elements with "...".

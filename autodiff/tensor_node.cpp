@@ -5,44 +5,15 @@
 
 namespace ad::detail {
 
-SavedTensor::SavedTensor(const Tensor& t) {
-    if (!t.defined()) return;
-    TensorImpl* im = t.impl();
-    storage_ = im->storage;
-    shape_ = im->shape;
-    strides_ = im->strides;
-    offset_ = im->offset;
-    dtype_ = im->dtype;
-    version_ = im->storage->version;
-    requires_grad_ = im->requires_grad;
-    if (im->leaf) {
-        if (im->requires_grad) leaf_ = t.impl_ptr();
-    } else {
-        node_ = im->node;
-        epoch_ = im->epoch;
-    }
-}
-
 Tensor SavedTensor::get() const {
-    if (!storage_) return Tensor();
-    if (storage_->version != version_)
+    if (!impl_) return Tensor();
+    if (impl_->storage->version != version_)
         throw GraphError(fmt::format(
-            "backward of '{}' (recorded #{}): a tensor of shape {} that it saved was modified in place after it was "
-            "saved (version {} -> {}); clone() it before modifying, or modify it under ad::NoGrad before recording",
-            op_, entry_, shape_.str(), version_, storage_->version));
-    if (leaf_) return Tensor(leaf_);
-    Tensor v = Tensor::make_view(storage_, dtype_, shape_, strides_, offset_);
-    if (node_ != kNoNode) {
-        Tape& t = tape();
-        if (epoch_ != t.epoch) throw_stale("saved tensor");
-        TensorImpl* im = v.impl();
-        im->leaf = false;
-        im->requires_grad = true;
-        im->node = node_;
-        im->epoch = epoch_;
-        ++t.live;
-    }
-    return v;
+            "backward: a tensor of shape {} saved for the backward pass was modified in place after it was saved "
+            "(version {} -> {}); clone() it before modifying, or modify it before it is used",
+            impl_->shape.str(), version_, impl_->storage->version));
+    if (!impl_->leaf && impl_->epoch != tape().epoch) throw_stale("saved tensor");
+    return Tensor(impl_);
 }
 
 bool any_tracks(std::initializer_list<const Tensor*> inputs) {
@@ -82,15 +53,18 @@ Tensor attach(const char* name, Tensor result, std::initializer_list<Tensor> inp
     const std::uint32_t entry = t.push_tensor(std::move(n));
     // The result becomes an interior tensor. If its impl is shared (an op returned an input
     // unchanged), give it its own impl so the input keeps its identity.
-    if (result.impl_ptr().use_count() > 1 || !result.impl()->leaf || result.impl()->requires_grad)
+    // The result becomes interior in place, so tensors the op saved of its own output (exp saves
+    // e^x) refer to the recorded output and create_graph differentiates through them. Ops return
+    // fresh tensors; if a result is an existing tensor (an input passed through, a leaf that
+    // requires grad), it gets a new identity instead.
+    if (!result.impl()->leaf || result.impl()->requires_grad || result.impl()->node != kNoNode)
         result = Tensor::make_view(result.storage(), result.dtype(), result.shape(), result.strides(), result.offset());
     TensorImpl* im = result.impl();
     im->leaf = false;
     im->requires_grad = true;
     im->node = entry;
     im->epoch = t.epoch;
-    ++t.live;
-    return result;
+    return Tensor(result.impl_ptr());  // a counted handle (`result` was made as a leaf: uncounted)
 }
 }  // namespace
 

@@ -15,7 +15,10 @@
 // higher) derivatives without a second implementation.
 //
 // A closure must never capture a Tensor handle of an interior value (that would keep the graph
-// alive forever): capture SavedTensor (save(t)), shapes, numbers.
+// alive forever): capture SavedTensor (save(t)), shapes, numbers. The result passed to record()
+// must be a tensor the op just created (saving it, as exp does, is fine: it becomes the
+// recorded output).
+#include <autodiff/pool_function.hpp>
 #include <autodiff/tensor.hpp>
 
 #include <functional>
@@ -28,29 +31,19 @@ namespace ad::detail {
 class SavedTensor {
 public:
     SavedTensor() = default;
-    explicit SavedTensor(const Tensor& t);
-    Tensor get() const;  // GraphError if modified in place since saved
-    bool defined() const { return storage_ != nullptr; }
-    void set_owner(const char* op, std::uint32_t entry) {
-        op_ = op;
-        entry_ = entry;
-    }
+    explicit SavedTensor(const Tensor& t)
+        : impl_(t.defined() ? t.impl_ptr() : nullptr), version_(t.defined() ? t.impl()->storage->version : 0) {}
+    Tensor get() const;  // GraphError if modified in place since saved, or its graph was released
+    bool defined() const { return impl_ != nullptr; }
 
 private:
-    std::shared_ptr<Storage> storage_;
-    std::shared_ptr<TensorImpl> leaf_;  // for a leaf: the leaf itself (its identity carries the grad)
-    Shape shape_, strides_;
-    std::int64_t offset_ = 0;
-    DType dtype_ = DType::F32;
-    std::uint32_t node_ = kNoNode, epoch_ = 0, version_ = 0;
-    bool requires_grad_ = false;
-    const char* op_ = "?";
-    std::uint32_t entry_ = kNoNode;
+    std::shared_ptr<TensorImpl> impl_;  // shared state only: does not keep the graph alive
+    std::uint32_t version_ = 0;
 };
 inline SavedTensor save(const Tensor& t) { return SavedTensor(t); }
 
 class GradContext;
-using BackwardFn = std::function<void(GradContext&)>;
+using BackwardFn = PoolFunction<void(GradContext&)>;
 
 // One recorded tensor op (or a tensor leaf registered in this graph).
 struct TensorNode {

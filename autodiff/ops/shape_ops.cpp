@@ -308,8 +308,7 @@ Tensor cat(const std::vector<Tensor>& xs, std::int64_t axis) {
     im->requires_grad = true;
     im->node = entry;
     im->epoch = t.epoch;
-    ++t.live;
-    return y;
+    return Tensor(y.impl_ptr());  // a counted handle
 }
 Tensor stack(const std::vector<Tensor>& xs, std::int64_t axis) {
     if (xs.empty()) throw ShapeError("stack: no tensors given");
