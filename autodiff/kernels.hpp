@@ -20,7 +20,7 @@ void check_same_dtype(const char* op, const Tensor& a, const Tensor& b);
 // y = f(x) elementwise into a new contiguous tensor of x's shape and dtype (no graph).
 template <class F>
 Tensor map(const Tensor& x, F f) {
-    Tensor xc = x.contiguous();
+    const Tensor xc = x.is_contiguous() ? x : x.detach().contiguous();  // a copy, never a recorded op
     Tensor y = Tensor::empty(x.shape(), x.dtype());
     dispatch(x.dtype(), [&]<class T>() {
         const T* __restrict xp = xc.data<T>();

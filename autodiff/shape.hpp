@@ -65,12 +65,16 @@ public:
         return p;
     }
     // Normalizes a possibly negative axis (−1 is the last); throws ShapeError naming `op`.
+    // A 0-d shape has no axis; ops that accept axis 0/−1 of a 0-d tensor as "the one element"
+    // (reductions, softmax, transpose, as PyTorch) check for that before calling this.
     int axis(std::int64_t a, const char* op) const {
         const std::int64_t r = n_;
-        if (a < -r || a >= r || (r == 0 && a != 0 && a != -1))
+        if (a < -r || a >= r)
             throw ShapeError(fmt::format("{}: axis {} is out of range for a tensor of shape {}", op, a, str()));
         return static_cast<int>(a < 0 ? a + r : a);
     }
+    // For a 0-d shape: whether `a` names its one element (0 or −1), as PyTorch's reductions allow.
+    bool is_scalar_axis(std::int64_t a) const noexcept { return n_ == 0 && (a == 0 || a == -1); }
     std::string str() const {
         std::string s = "[";
         for (int i = 0; i < n_; ++i) s += (i ? ", " : "") + std::to_string(d_[i]);

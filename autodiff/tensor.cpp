@@ -248,7 +248,7 @@ void Tensor::set(std::initializer_list<std::int64_t> index, double v) {
     bump_version();
 }
 std::vector<double> Tensor::to_vector() const {
-    Tensor c = contiguous();
+    const Tensor c = is_contiguous() ? *this : detach().contiguous();  // reading records nothing
     std::vector<double> v(static_cast<std::size_t>(c.numel()));
     detail::dispatch(c.dtype(), [&]<class T>() {
         const T* p = c.data<T>();
@@ -391,7 +391,8 @@ Tensor& Tensor::mul_(double s) {
     detail::dispatch(dtype(), [&]<class T>() {
         T* p = data<T>();
         const T k = static_cast<T>(s);
-        for (std::int64_t i = 0; i < numel(); ++i) p[i] *= k;
+        const std::int64_t n = numel();  // hoisted: the loop vectorizes
+        for (std::int64_t i = 0; i < n; ++i) p[i] *= k;
     });
     bump_version();
     return *this;

@@ -51,7 +51,13 @@ Tensor matmul_forward(const Tensor& a, const Tensor& b) {
         throw ShapeError(fmt::format("matmul: shapes {} and {} do not match (inner dimensions {} vs {})", a.shape().str(),
                                      b.shape().str(), k, k2));
     Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
-    const Shape batch = broadcast_shapes(ba, bb, "matmul");
+    Shape batch;
+    try {
+        batch = broadcast_shapes(ba, bb, "matmul");
+    } catch (const ShapeError&) {
+        throw ShapeError(fmt::format("matmul: batch dimensions of shapes {} and {} cannot be broadcast ({} vs {})",
+                                     a.shape().str(), b.shape().str(), ba.str(), bb.str()));
+    }
     Shape out = batch;
     out.push_back(m);
     out.push_back(n);

@@ -23,7 +23,8 @@ std::vector<int> normalize_axes(const Tensor& x, const Axes& axes, const char* o
         for (int i = 0; i < x.shape().size(); ++i) r.push_back(i);
         return r;
     }
-    for (auto a : axes.list) r.push_back(x.shape().axis(a, op));
+    for (auto a : axes.list)
+        if (!x.shape().is_scalar_axis(a)) r.push_back(x.shape().axis(a, op));  // 0-d: reduce its one element
     std::sort(r.begin(), r.end());
     if (std::adjacent_find(r.begin(), r.end()) != r.end())
         throw ShapeError(fmt::format("{}: an axis is repeated in the reduction axes", op));
@@ -98,9 +99,8 @@ namespace {
 // Sum over the leading `lead` axes of a contiguous x (a bias gradient: Σ over the batch), column
 // by column without rearranging x first; accumulates in double.
 Tensor sum_leading(const Tensor& x, int lead, bool keepdim) {
-    std::int64_t rows = 1;
-    for (int i = 0; i < lead; ++i) rows *= x.shape()[i];
-    const std::int64_t cols = rows ? x.numel() / rows : 0;
+    std::int64_t rows = 1, cols = 1;  // (not numel / rows: a 0-row tensor still has its columns)
+    for (int i = 0; i < x.dim(); ++i) (i < lead ? rows : cols) *= x.shape()[i];
     std::vector<int> ax;
     for (int i = 0; i < lead; ++i) ax.push_back(i);
     Tensor y = Tensor::empty(detail::reduced_shape(x.shape(), ax, keepdim), x.dtype());
@@ -218,6 +218,7 @@ Tensor logsumexp(const Tensor& x) { return logsumexp(x, Axes(std::vector<std::in
 // ---- argmax ------------------------------------------------------------------------------------------
 Tensor argmax(const Tensor& x, std::int64_t axis, bool keepdim) {
     if (x.numel() == 0) throw ShapeError(fmt::format("argmax: empty tensor (shape {})", x.shape().str()));
+    if (x.shape().is_scalar_axis(axis)) return Tensor::zeros(Shape{}, DType::F64);  // 0-d: index 0
     const std::vector<int> ax{x.shape().axis(axis, "argmax")};
     const Layout l = layout(x, ax, keepdim);
     Tensor y = reduce_rows(l, DType::F64, [&](const auto* p, std::int64_t n) {

@@ -71,7 +71,7 @@ std::vector<std::int64_t> indices_of(const Tensor& index, std::int64_t n, const 
 
 namespace detail {
 Tensor expand_contiguous(const Tensor& x, const Shape& shape) {
-    if (x.shape() == shape) return x.contiguous();
+    if (x.shape() == shape) return x.detach().contiguous();
     return copy_contiguous(expand(x.detach(), shape));
 }
 
@@ -97,7 +97,7 @@ Tensor Tensor::clone() const {
 }
 Tensor Tensor::to(DType dt) const {
     if (dt == dtype()) return *this;
-    const Tensor src = contiguous();
+    const Tensor src = is_contiguous() ? *this : detach().contiguous();  // the copy is not an op
     Tensor y = Tensor::empty(shape(), dt);
     detail::dispatch(dtype(), [&]<class S>() {
         detail::dispatch(dt, [&]<class D>() {
@@ -197,7 +197,8 @@ Tensor permute(const Tensor& x, const std::vector<std::int64_t>& order) {
     return record("permute", y, {x}, [inverse](GradContext& g) { g.add(0, permute(g.out(), inverse)); });
 }
 Tensor transpose(const Tensor& x, std::int64_t a0, std::int64_t a1) {
-    if (x.dim() < 2 && a0 == 0 && a1 == 1 && x.dim() == 1) return x;
+    if (x.dim() == 1 && a0 == 0 && a1 == 1) return x;  // t() of a vector is itself (PyTorch)
+    if (x.shape().is_scalar_axis(a0) && x.shape().is_scalar_axis(a1)) return x;  // 0-d: itself
     std::vector<std::int64_t> order;
     for (int i = 0; i < x.dim(); ++i) order.push_back(i);
     const int i0 = x.shape().axis(a0, "transpose"), i1 = x.shape().axis(a1, "transpose");
@@ -239,8 +240,10 @@ Tensor slice(const Tensor& x, std::int64_t axis, std::int64_t start, std::int64_
     return record("slice", y, {x}, [a, b, step, len](GradContext& g) {
         // scatter g into zeros of the input's shape: pad with zeros around the slice
         Tensor z = Tensor::zeros(g.input_shape(0), g.out().dtype());
-        NoGrad off;
-        if (len > 0) slice(z, a, b, b + (len - 1) * step + 1, step).copy_(g.out().detach());
+        if (len > 0) {
+            NoGrad off;  // only for the copy: under create_graph the scatter below must be recorded
+            slice(z, a, b, b + (len - 1) * step + 1, step).copy_(g.out().detach());
+        }
         if (!g.create_graph()) return g.add(0, z);
         // create_graph: express as a differentiable op of g (the adjoint of slicing is this scatter)
         g.add(0, detail::record("slice_backward", z, {g.out()}, [a, b, step, len](GradContext& h) {

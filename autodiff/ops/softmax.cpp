@@ -2,6 +2,7 @@
 #include <autodiff/kernels.hpp>
 #include <autodiff/ops/arithmetic.hpp>
 #include <autodiff/ops/reduce.hpp>
+#include <autodiff/ops/shape_ops.hpp>
 #include <autodiff/ops/softmax.hpp>
 #include <autodiff/ops/unary.hpp>
 #include <autodiff/tensor_node.hpp>
@@ -50,6 +51,7 @@ void softmax_row(const T* p, T* q, std::int64_t n, std::int64_t s, bool log_form
 }  // namespace
 
 Tensor softmax(const Tensor& x, std::int64_t axis_in) {
+    if (x.shape().is_scalar_axis(axis_in)) return reshape(softmax(reshape(x, Shape{1}), 0), Shape{});  // 0-d: 1
     const int axis = x.shape().axis(axis_in, "softmax");
     Tensor y = along_axis(x, axis, [](const auto* p, auto* q, std::int64_t n, std::int64_t s) { softmax_row(p, q, n, s, false); });
     return detail::record("softmax", y, {x}, [sy = save(y), axis](GradContext& g) {
@@ -60,6 +62,7 @@ Tensor softmax(const Tensor& x, std::int64_t axis_in) {
 }
 
 Tensor log_softmax(const Tensor& x, std::int64_t axis_in) {
+    if (x.shape().is_scalar_axis(axis_in)) return reshape(log_softmax(reshape(x, Shape{1}), 0), Shape{});  // 0-d: 0
     const int axis = x.shape().axis(axis_in, "log_softmax");
     Tensor y = along_axis(x, axis, [](const auto* p, auto* q, std::int64_t n, std::int64_t s) { softmax_row(p, q, n, s, true); });
     return detail::record("log_softmax", y, {x}, [sy = save(y), axis](GradContext& g) {

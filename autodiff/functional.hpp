@@ -1,0 +1,90 @@
+#pragma once
+// Function transforms in the style of JAX: give a function and a point, get derivatives back.
+//
+//     auto rosen = [](const std::vector<ad::Value>& v) {
+//         return square(1.0 - v[0]) + 100.0 * square(v[1] - square(v[0]));
+//     };
+//     auto [f, g] = ad::value_and_grad(rosen, {-1.2, 1.0});   // f(x) and ∇f(x)
+//     auto H = ad::hessian(rosen, {-1.2, 1.0});              // ∇²f(x), row-major
+//     auto Hv = ad::hvp(rosen, {-1.2, 1.0}, {1.0, 0.0});     // ∇²f(x) v without forming ∇²f
+//
+// Two families, same names:
+//   * scalar: functions of a vector of ad::Value (ScalarFunction, VectorFunction); points,
+//     directions and results are std::vector<double>;
+//   * tensor: functions of one ad::Tensor (UnaryTensorFunction); results are tensors of the
+//     input's dtype (use float64 inputs for accurate derivatives). A multi-input tensor grad is
+//     provided too.
+//
+// Every transform evaluates f on fresh leaves made from the point, so it does not touch the
+// caller's variables and leaves nothing on the tape when it returns (the graph it records is
+// released with its handles). f must be written with ad operations: an operation done on plain
+// numbers (value()) is invisible to the graph and differentiates as a constant.
+//
+// How each derivative is computed (all reverse mode; the engine has no forward mode):
+//   grad, value_and_grad  one reverse sweep.
+//   vjp                   one reverse sweep seeded with v: vᵀJ.
+//   jvp                   the double-vjp trick: with u a dummy cotangent (zeros that require
+//                         grad), g(u) = uᵀJ is recorded with create_graph; g is linear in u, so
+//                         ∂⟨g(u), v⟩/∂u = J v exactly. Two sweeps; no Jacobian is formed.
+//   jacobian              one reverse sweep per output element (rows of J).
+//   hessian               ∇f with create_graph, then one reverse sweep per input (rows of H).
+//   hvp                   ∇f with create_graph, then the gradient of ⟨∇f, v⟩: two sweeps,
+//                         O(cost of f) memory and time whatever the dimension.
+// Size mismatches (v not shaped like x or like f(x)) throw ad::ShapeError naming the transform.
+#include <autodiff/gradcheck.hpp>
+#include <autodiff/tensor.hpp>
+#include <autodiff/value.hpp>
+
+#include <functional>
+#include <utility>
+#include <vector>
+
+namespace ad {
+
+// ---------------------------------------------------------------------------------------------
+// Scalar world: f maps n Values to one Value (ScalarFunction, declared in gradcheck.hpp) or to m
+// Values (VectorFunction).
+using VectorFunction = std::function<std::vector<Value>(const std::vector<Value>&)>;
+
+// ∇f(x).
+std::vector<double> grad(const ScalarFunction& f, const std::vector<double>& x);
+// (f(x), ∇f(x)) from one evaluation and one sweep.
+std::pair<double, std::vector<double>> value_and_grad(const ScalarFunction& f, const std::vector<double>& x);
+// ∇²f(x) as n rows of n (row i is ∇ of ∂f/∂x_i).
+std::vector<std::vector<double>> hessian(const ScalarFunction& f, const std::vector<double>& x);
+// ∇²f(x) v without forming the Hessian.
+std::vector<double> hvp(const ScalarFunction& f, const std::vector<double>& x, const std::vector<double>& v);
+// J(x), m rows of n: J[i][j] = ∂f_i/∂x_j.
+std::vector<std::vector<double>> jacobian(const VectorFunction& f, const std::vector<double>& x);
+// (f(x), vᵀJ) for v of size m.
+std::pair<std::vector<double>, std::vector<double>> vjp(const VectorFunction& f, const std::vector<double>& x,
+                                                        const std::vector<double>& v);
+// (f(x), J v) for v of size n (double-vjp trick).
+std::pair<std::vector<double>, std::vector<double>> jvp(const VectorFunction& f, const std::vector<double>& x,
+                                                        const std::vector<double>& v);
+
+// ---------------------------------------------------------------------------------------------
+// Tensor world: f maps one tensor to a tensor.
+using UnaryTensorFunction = std::function<Tensor(const Tensor&)>;
+
+// ∇f(x), shaped like x; f(x) must have exactly one element (ShapeError otherwise).
+Tensor grad(const UnaryTensorFunction& f, const Tensor& x);
+// (f(x) detached, ∇f(x)).
+std::pair<Tensor, Tensor> value_and_grad(const UnaryTensorFunction& f, const Tensor& x);
+// (f(x) detached, vᵀJ shaped like x) for v shaped like f(x).
+std::pair<Tensor, Tensor> vjp(const UnaryTensorFunction& f, const Tensor& x, const Tensor& v);
+// (f(x) detached, J v shaped like f(x)) for v shaped like x (double-vjp trick).
+std::pair<Tensor, Tensor> jvp(const UnaryTensorFunction& f, const Tensor& x, const Tensor& v);
+// J with shape f(x).shape + x.shape: J[i..., j...] = ∂f(x)[i...]/∂x[j...].
+Tensor jacobian(const UnaryTensorFunction& f, const Tensor& x);
+// ∇²f(x) with shape x.shape + x.shape (f(x) must have one element).
+Tensor hessian(const UnaryTensorFunction& f, const Tensor& x);
+// ∇²f(x) v shaped like x, without forming the Hessian.
+Tensor hvp(const UnaryTensorFunction& f, const Tensor& x, const Tensor& v);
+
+// Several tensor inputs (TensorFunction, declared in gradcheck.hpp), one-element output:
+// the gradient with respect to each input.
+std::vector<Tensor> grad(const TensorFunction& f, const std::vector<Tensor>& xs);
+std::pair<Tensor, std::vector<Tensor>> value_and_grad(const TensorFunction& f, const std::vector<Tensor>& xs);
+
+}  // namespace ad

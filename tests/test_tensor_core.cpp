@@ -1,0 +1,401 @@
+// The Tensor type itself: construction, factories and seeded randomness, element access, views
+// and storage sharing, in-place ops and the version counter, printing, undefined tensors, and the
+// autograd plumbing (detach, requires_grad_, grad accumulation, hooks, anomaly mode, long chains,
+// tape rewinding).
+#include <autodiff/autodiff.hpp>
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+
+using ad::Shape;
+using ad::Tensor;
+
+namespace {
+std::vector<double> values(const Tensor& t) { return t.to_vector(); }
+template <class E, class F>
+std::string error_of(F f) {
+    try {
+        f();
+    } catch (const E& e) {
+        return e.what();
+    }
+    return "(no exception)";
+}
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+}  // namespace
+
+// ---- construction ---------------------------------------------------------------------------
+
+TEST_CASE("construction from nested lists: shape, dtype and values") {
+    const Tensor a({1, 2, 3});
+    CHECK(a.shape() == Shape{3});
+    CHECK(a.dtype() == ad::f64);
+    CHECK(values(a) == std::vector<double>{1, 2, 3});
+    const Tensor b({{1, 2}, {3, 4}, {5, 6}}, ad::f32);
+    CHECK(b.shape() == Shape{3, 2});
+    CHECK(b.dtype() == ad::f32);
+    CHECK(b.at({2, 1}) == 6);
+    const Tensor c({{{1, 2}}, {{3, 4}}});
+    CHECK(c.shape() == Shape{2, 1, 2});
+    CHECK(values(c) == std::vector<double>{1, 2, 3, 4});
+    CHECK(contains(error_of<ad::ShapeError>([] { Tensor({{1, 2}, {3}}); }), "ragged"));
+    CHECK(contains(error_of<ad::ShapeError>([] { Tensor({{{1, 2}}, {{3}}}); }), "ragged"));
+}
+
+TEST_CASE("from_data copies the buffer and checks its size") {
+    std::vector<float> f = {1.5f, 2.5f, 3.5f, 4.5f, 5.5f, 6.5f};
+    const Tensor t = Tensor::from_data(f, {2, 3});
+    f[0] = 100;  // a copy, not a view of the caller's buffer
+    CHECK(t.dtype() == ad::f32);
+    CHECK(t.at({0, 0}) == 1.5);
+    CHECK(t.at({1, 2}) == 6.5);
+    const std::vector<double> d = {1, 2, 3, 4, 5};
+    const std::string msg = error_of<ad::ShapeError>([&] { Tensor::from_data(d, {2, 3}); });
+    CHECK(contains(msg, "from_data"));
+    CHECK(contains(msg, "5 elements"));
+    CHECK(contains(msg, "[2, 3]"));
+}
+
+TEST_CASE("factories: zeros ones full scalar eye arange linspace empty") {
+    CHECK(Tensor::zeros({2, 2}).dtype() == ad::f32);  // float32 by default, like PyTorch
+    CHECK(values(Tensor::zeros({2, 2})) == std::vector<double>(4, 0.0));
+    CHECK(values(Tensor::ones({3}, ad::f64)) == std::vector<double>(3, 1.0));
+    CHECK(values(Tensor::full({2}, -2.5)) == std::vector<double>{-2.5, -2.5});
+    const Tensor s = Tensor::scalar(4.0);
+    CHECK(s.dim() == 0);
+    CHECK(s.numel() == 1);
+    CHECK(s.item() == 4.0);
+    CHECK(values(Tensor::eye(3)) == std::vector<double>{1, 0, 0, 0, 1, 0, 0, 0, 1});
+    CHECK(values(Tensor::arange(0, 5)) == std::vector<double>{0, 1, 2, 3, 4});
+    CHECK(values(Tensor::arange(1, 0, -0.25, ad::f64)) == std::vector<double>{1, 0.75, 0.5, 0.25});
+    CHECK(Tensor::arange(3, 3).numel() == 0);
+    CHECK(values(Tensor::linspace(0, 1, 5, ad::f64)) == std::vector<double>{0, 0.25, 0.5, 0.75, 1});
+    CHECK(values(Tensor::linspace(2, 7, 1)) == std::vector<double>{2});
+    CHECK(Tensor::linspace(0, 1, 0).numel() == 0);
+    CHECK(Tensor::empty({2, 0, 3}).numel() == 0);
+    CHECK(contains(error_of<ad::ValueError>([] { Tensor::arange(0, 1, 0); }), "arange"));
+    CHECK(contains(error_of<ad::ValueError>([] { Tensor::linspace(0, 1, -1); }), "linspace"));
+    CHECK(contains(error_of<ad::ShapeError>([] { Tensor::zeros({2, -1}); }), "negative dimension"));
+}
+
+TEST_CASE("seeded random numbers: reproducible, pinned, and in range") {
+    CHECK(values(Tensor::randn({50}, ad::f64, 7)) == values(Tensor::randn({50}, ad::f64, 7)));
+    CHECK(values(Tensor::randn({50}, ad::f64, 7)) != values(Tensor::randn({50}, ad::f64, 8)));
+    CHECK(values(Tensor::uniform({9}, -1, 1, ad::f64, 3)) == values(Tensor::uniform({9}, -1, 1, ad::f64, 3)));
+    // The generator is part of the contract (checkpoints and experiments rely on it): a change
+    // of these numbers must be deliberate.
+    const std::vector<double> pinned = {-0.014106797381249181, -1.0085864725210538, -1.8458950876958273,
+                                        1.0669282078900475,    0.78817916144876576, -0.0012458141706218938};
+    CHECK(values(Tensor::randn({6}, ad::f64, 0)) == pinned);
+    const std::vector<double> pinned_rand = {0.60126299941790484, 0.74777409254723981, 0.10301998939503632};
+    CHECK(values(Tensor::rand({3}, ad::f64, 0)) == pinned_rand);
+    // float32 draws the same numbers, rounded
+    const auto f = values(Tensor::randn({6}, ad::f32, 0));
+    for (std::size_t i = 0; i < f.size(); ++i) CHECK(f[i] == static_cast<double>(static_cast<float>(pinned[i])));
+    // ranges and moments
+    const auto u = values(Tensor::uniform({4000}, -3, 5, ad::f64, 11));
+    double lo = 1e9, hi = -1e9, m = 0;
+    for (double v : u) lo = std::min(lo, v), hi = std::max(hi, v), m += v / 4000;
+    CHECK(lo >= -3);
+    CHECK(hi < 5);
+    CHECK(m == doctest::Approx(1.0).epsilon(0.1));
+    const auto n = values(Tensor::randn({4000}, ad::f64, 12));
+    double mean = 0, sq = 0;
+    for (double v : n) mean += v / 4000, sq += v * v / 4000;
+    CHECK(std::fabs(mean) < 0.06);
+    CHECK(std::sqrt(sq - mean * mean) == doctest::Approx(1.0).epsilon(0.05));
+}
+
+// ---- element access -----------------------------------------------------------------------------
+
+TEST_CASE("element access: at, set, item, data, with bounds errors") {
+    Tensor t({{1, 2, 3}, {4, 5, 6}});
+    CHECK(t.at({1, 2}) == 6);
+    CHECK(t.at({-1, -3}) == 4);  // negative indices count from the end
+    t.set({0, 1}, 20);
+    CHECK(t.at({0, 1}) == 20);
+    std::string msg = error_of<ad::ShapeError>([&] { t.at({2, 0}); });
+    CHECK(contains(msg, "at: index 2 is out of range for dimension 0 of shape [2, 3]"));
+    msg = error_of<ad::ShapeError>([&] { t.set({0, -4}, 1); });
+    CHECK(contains(msg, "set: index -4"));
+    CHECK(contains(error_of<ad::ShapeError>([&] { t.at({1}); }), "1 indices given for a tensor of shape [2, 3]"));
+    CHECK(contains(error_of<ad::ShapeError>([&] { t.item(); }), "item: a tensor of shape [2, 3] has 6 elements"));
+    CHECK(Tensor::full({1, 1}, 7.0).item() == 7.0);
+    CHECK(contains(error_of<ad::ShapeError>([&] { t.data<float>(); }), "float64, not float32"));
+    CHECK(t.data<double>()[5] == 6);
+    CHECK(ad::transpose(t, 0, 1).at({2, 1}) == 6);  // through strides
+    CHECK(values(ad::transpose(t, 0, 1)) == std::vector<double>{1, 4, 20, 5, 3, 6});
+}
+
+// ---- views ------------------------------------------------------------------------------------------
+
+TEST_CASE("views share storage with their base; copies do not") {
+    Tensor base = Tensor::arange(0, 12, 1, ad::f64).reshape({3, 4});
+    const std::vector<std::pair<const char*, Tensor>> views = {
+        {"t", base.t()},
+        {"transpose", ad::transpose(base, 0, 1)},
+        {"permute", ad::permute(base, {1, 0})},
+        {"slice", ad::slice(base, 1, 0, 4, 2)},
+        {"narrow", ad::narrow(base, 0, 1, 2)},
+        {"reshape", ad::reshape(base, {2, 6})},
+        {"flatten", ad::flatten(base)},
+        {"unsqueeze", ad::unsqueeze(base, 0)},
+        {"squeeze", ad::squeeze(ad::unsqueeze(base, 1))},
+        {"expand", ad::expand(ad::narrow(base, 0, 0, 1), {5, 4})},
+        {"split", ad::split(base, 2, 0)[1]},
+        {"detach", base.detach()},
+        {"contiguous of contiguous", base.contiguous()},
+    };
+    for (const auto& [name, v] : views) {
+        INFO(name);
+        CHECK(v.storage() == base.storage());
+    }
+    CHECK(!base.t().is_contiguous());
+    CHECK(base.t().strides() == Shape{1, 4});
+    CHECK(ad::slice(base, 1, 0, 4, 2).strides() == Shape{4, 2});
+    CHECK(ad::expand(ad::narrow(base, 0, 0, 1), {5, 4}).strides() == Shape{0, 1});
+    // a write through the base is visible in the views, and the other way round
+    base.set({2, 3}, -1);
+    CHECK(base.t().at({3, 2}) == -1);
+    CHECK(ad::narrow(base, 0, 1, 2).at({1, 3}) == -1);
+    ad::slice(base, 1, 0, 4, 2).set({0, 1}, 99);
+    CHECK(base.at({0, 2}) == 99);
+    // copies
+    CHECK(base.clone().storage() != base.storage());
+    CHECK(base.t().contiguous().storage() != base.storage());
+    CHECK(base.t().contiguous().is_contiguous());
+    CHECK(ad::reshape(base.t(), {12}).storage() != base.storage());  // a non-contiguous reshape copies
+    CHECK(ad::index_select(base, 0, Tensor({0.0})).storage() != base.storage());
+}
+
+// ---- in place and the version counter --------------------------------------------------------
+
+TEST_CASE("in-place ops bump the version counter (shared by views)") {
+    Tensor t = Tensor::zeros({2, 3}, ad::f64);
+    Tensor view = t.t();
+    std::uint32_t v = t.version();
+    auto bumped = [&] {
+        const bool ok = t.version() == v + 1 && view.version() == t.version();
+        v = t.version();
+        return ok;
+    };
+    t.fill_(2);
+    CHECK(bumped());
+    t.add_(Tensor::ones({3}, ad::f64), 0.5);  // broadcast source, alpha
+    CHECK(bumped());
+    CHECK(values(t) == std::vector<double>(6, 2.5));
+    t.mul_(2);
+    CHECK(bumped());
+    t.copy_(Tensor({1, 2, 3}));
+    CHECK(bumped());
+    CHECK(values(t) == std::vector<double>{1, 2, 3, 1, 2, 3});
+    t.set({0, 0}, 5);
+    CHECK(bumped());
+    view.add_(Tensor::ones({3, 2}, ad::f64));  // through a non-contiguous view
+    CHECK(bumped());
+    CHECK(values(t) == std::vector<double>{6, 3, 4, 2, 3, 4});
+    view.mul_(-1);
+    CHECK(bumped());
+    CHECK(values(t) == std::vector<double>{-6, -3, -4, -2, -3, -4});
+    t.zero_();
+    CHECK(bumped());
+    CHECK(values(t) == std::vector<double>(6, 0.0));
+}
+
+TEST_CASE("modifying a tensor saved by mul makes backward throw GraphError naming the op") {
+    Tensor x = Tensor({1, 2, 3}).requires_grad_();
+    Tensor a = x * 2.0;  // interior
+    Tensor y = a * a;    // mul saves a
+    {
+        ad::NoGrad ng;
+        a.add_(Tensor::ones({3}, ad::f64));
+    }
+    const std::string msg = error_of<ad::GraphError>([&] { ad::sum(y).backward(); });
+    CHECK(contains(msg, "'mul'"));
+    CHECK(contains(msg, "modified in place"));
+}
+
+TEST_CASE("in place on a leaf that requires grad: GraphError while recording, fine under NoGrad") {
+    Tensor w = Tensor({1, 2}).requires_grad_();
+    CHECK(contains(error_of<ad::GraphError>([&] { w.add_(Tensor({1, 1})); }), "add_"));
+    CHECK(contains(error_of<ad::GraphError>([&] { w.zero_(); }), "NoGrad"));
+    {
+        ad::NoGrad ng;
+        w.mul_(3);
+    }
+    CHECK(values(w) == std::vector<double>{3, 6});
+}
+
+// ---- printing ---------------------------------------------------------------------------------------
+
+TEST_CASE("fmt formatting matches PyTorch's repr") {
+    CHECK(fmt::format("{}", Tensor({1, 2, 3})) == "tensor([1., 2., 3.], dtype=float64)");
+    CHECK(Tensor({1.5, -2.25}, ad::f32).str() == "tensor([ 1.5000, -2.2500])");
+    CHECK(fmt::format("{}", Tensor({{1, 2}, {3, 40}}, ad::f32)) == "tensor([[ 1.,  2.],\n        [ 3., 40.]])");
+    CHECK(fmt::format("{}", Tensor({{{1, 2}, {3, 4}}, {{5, 6}, {7, 8}}}, ad::f32)) ==
+          "tensor([[[1., 2.],\n         [3., 4.]],\n\n        [[5., 6.],\n         [7., 8.]]])");
+    CHECK(fmt::format("{}", Tensor::scalar(3.5)) == "tensor(3.5000)");
+    CHECK(fmt::format("{}", Tensor::scalar(-2, ad::f64)) == "tensor(-2., dtype=float64)");
+    CHECK(fmt::format("{}", Tensor({1e-5, 1.0}, ad::f32)) == "tensor([1.0000e-05, 1.0000e+00])");
+    const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+    CHECK(fmt::format("{}", Tensor({1, nan, -inf}, ad::f32)) == "tensor([1., nan, -inf])");
+    CHECK(fmt::format("{}", Tensor::zeros({0})) == "tensor([])");
+    CHECK(fmt::format("{}", Tensor::zeros({0, 3})) == "tensor([], size=[0, 3])");
+    // long rows wrap at 80 columns; big tensors show 3 edge items around "..."
+    CHECK(fmt::format("{}", Tensor::arange(0, 2000)) ==
+          "tensor([0.0000e+00, 1.0000e+00, 2.0000e+00,  ..., 1.9970e+03, 1.9980e+03,\n        1.9990e+03])");
+    const std::string row = "[1., 1., 1.,  ..., 1., 1., 1.]";
+    CHECK(fmt::format("{}", Tensor::ones({40, 40})) == "tensor([" + row + ",\n        " + row + ",\n        " + row +
+                                                           ",\n        ...,\n        " + row + ",\n        " + row +
+                                                           ",\n        " + row + "])");
+    CHECK(fmt::format("{}", Tensor::arange(0, 20, 1, ad::f64) / 8.0) ==
+          "tensor([0.0000, 0.1250, 0.2500, 0.3750, 0.5000, 0.6250, 0.7500, 0.8750, 1.0000,\n"
+          "        1.1250, 1.2500, 1.3750, 1.5000, 1.6250, 1.7500, 1.8750, 2.0000, 2.1250,\n"
+          "        2.2500, 2.3750], dtype=float64)");
+    // a suffix that does not fit on the last line goes on its own line
+    CHECK(fmt::format("{}", Tensor::arange(0, 9, 1, ad::f64) / 8.0) ==
+          "tensor([0.0000, 0.1250, 0.2500, 0.3750, 0.5000, 0.6250, 0.7500, 0.8750, 1.0000],\n"
+          "       dtype=float64)");
+    Tensor x = Tensor({1, 2}).requires_grad_();
+    CHECK(fmt::format("{}", x) == "tensor([1., 2.], dtype=float64, requires_grad=True)");
+    CHECK(fmt::format("{}", x * x) == "tensor([1., 4.], dtype=float64, grad_fn=<mul>)");
+    CHECK(fmt::format("{:>20}", Tensor::scalar(1)) == "          tensor(1.)");
+}
+
+// ---- undefined, detach, requires_grad_ ----------------------------------------------------------------
+
+TEST_CASE("undefined tensors: defined() is false, use throws GraphError, printing works") {
+    const Tensor u;
+    CHECK_FALSE(u.defined());
+    CHECK(fmt::format("{}", u) == "tensor(undefined)");
+    CHECK(contains(error_of<ad::GraphError>([&] { (void)u.shape(); }), "undefined"));
+    CHECK(contains(error_of<ad::GraphError>([&] { ad::exp(u); }), "undefined"));
+    CHECK(contains(error_of<ad::GraphError>([&] { (void)(u + Tensor({1.0})); }), "undefined"));
+    const Tensor leaf = Tensor({1.0}).requires_grad_();
+    CHECK_FALSE(leaf.grad().defined());  // no backward yet
+}
+
+TEST_CASE("detach: same data, no graph, a leaf") {
+    Tensor x = Tensor({1, 2, 3}).requires_grad_();
+    const Tensor d = (x * 2.0).detach();
+    CHECK(d.is_leaf());
+    CHECK_FALSE(d.requires_grad());
+    CHECK(values(d) == std::vector<double>{2, 4, 6});
+    // no gradient flows through a detached branch: d/dx Σ x·stop(x) = stop(x)
+    const auto g = ad::gradients(ad::sum(x * x.detach()), {x});
+    CHECK(values(g[0]) == std::vector<double>{1, 2, 3});
+    CHECK_FALSE(ad::exp(x.detach()).requires_grad());
+}
+
+TEST_CASE("requires_grad_ on an interior tensor throws GraphError") {
+    Tensor x = Tensor({1.0}).requires_grad_();
+    Tensor y = x * 2.0;
+    CHECK(contains(error_of<ad::GraphError>([&] { y.requires_grad_(); }), "leaf"));
+    CHECK(contains(error_of<ad::GraphError>([&] { (void)y.grad(); }), "leaf"));
+}
+
+// ---- gradients: accumulation and hooks ---------------------------------------------------------------
+
+TEST_CASE("grad() accumulates across two backward calls until zero_grad") {
+    Tensor x = Tensor({1, -2}).requires_grad_();
+    ad::sum(x * x).backward();
+    CHECK(values(x.grad()) == std::vector<double>{2, -4});
+    ad::sum(x * 3.0).backward();
+    CHECK(values(x.grad()) == std::vector<double>{5, -1});
+    // the same graph twice needs retain_graph
+    Tensor y = ad::sum(ad::exp(x));
+    y.backward(ad::BackwardOptions{.retain_graph = true});
+    y.backward();
+    CHECK(x.grad().at({0}) == doctest::Approx(5 + 2 * std::exp(1.0)));
+    x.zero_grad();
+    CHECK_FALSE(x.grad().defined());
+    CHECK(x.grad().defined() == false);
+}
+
+TEST_CASE("hooks on tensor gradients: leaf and interior") {
+    Tensor x = Tensor({1, 2}).requires_grad_();
+    std::vector<double> seen_leaf, seen_mid;
+    x.register_hook([&](const Tensor& g) {
+        seen_leaf = values(g);
+        return g * 10.0;  // replaces the gradient before it is accumulated
+    });
+    Tensor mid = x * 3.0;
+    mid.register_hook([&](const Tensor& g) {
+        seen_mid = values(g);
+        return Tensor();  // undefined: keep the gradient
+    });
+    ad::sum(mid * mid).backward();
+    CHECK(seen_mid == std::vector<double>{6, 12});    // 2·mid
+    CHECK(seen_leaf == std::vector<double>{18, 36});  // 3·2·mid
+    CHECK(values(x.grad()) == std::vector<double>{180, 360});
+    // an interior hook that replaces the gradient changes what reaches the leaf
+    x.zero_grad();
+    Tensor m2 = x * 1.0;
+    m2.register_hook([](const Tensor& g) { return g * 0.0; });
+    ad::sum(m2).backward();
+    CHECK(values(x.grad()) == std::vector<double>{0, 0});
+    Tensor c = Tensor({1.0});
+    CHECK(contains(error_of<ad::GraphError>([&] { c.register_hook([](const Tensor& g) { return g; }); }), "require"));
+}
+
+TEST_CASE("anomaly mode names the op that produced a non-finite gradient") {
+    Tensor x = Tensor({0.0, 1.0}).requires_grad_();
+    {
+        ad::AnomalyMode on;
+        const std::string msg = error_of<ad::AnomalyError>([&] { ad::sum(ad::sqrt(x)).backward(); });
+        CHECK(contains(msg, "'sqrt'"));
+        const std::string msg2 = error_of<ad::AnomalyError>([&] { ad::sum(ad::log(x) * 2.0).backward(); });
+        CHECK(contains(msg2, "'log'"));
+    }
+    CHECK_FALSE(ad::anomaly_mode());
+    x.zero_grad();
+    ad::sum(ad::sqrt(x)).backward();  // off: IEEE inf, no exception
+    CHECK(std::isinf(x.grad().at({0})));
+}
+
+// ---- the tape ----------------------------------------------------------------------------------------
+
+TEST_CASE("a chain of 10^6 tensor ops backpropagates (a loop, no recursion)") {
+    Tensor x = Tensor::scalar(0.5, ad::f64).requires_grad_();
+    {
+        Tensor y = x;
+        for (int i = 0; i < 1000000; ++i) y = y + 1e-6;
+        CHECK(ad::detail::tape().size >= 1000000u);
+        y.backward();
+        CHECK(y.item() == doctest::Approx(1.5));
+    }
+    CHECK(x.grad().item() == 1.0);
+    CHECK(ad::detail::tape().size == 0);
+}
+
+TEST_CASE("one tape entry per op, also on non-contiguous inputs") {
+    Tensor x = Tensor::ones({2, 3}, ad::f64).requires_grad_();
+    {
+        const Tensor v = x.t();  // entries: leaf x, permute
+        const auto before = ad::detail::tape().size;
+        const Tensor y = ad::exp(v);
+        CHECK(ad::detail::tape().size == before + 1);
+        const Tensor z = v.to(ad::f32);
+        CHECK(ad::detail::tape().size == before + 2);
+        (void)v.to_vector();  // reading data records nothing
+        (void)fmt::format("{}", v);
+        CHECK(ad::detail::tape().size == before + 2);
+    }
+    CHECK(ad::detail::tape().size == 0);
+}
+
+TEST_CASE("the tape rewinds when a loop of tensor computations ends") {
+    Tensor W = Tensor::randn({4, 3}, ad::f64, 1).requires_grad_();
+    const Tensor X = Tensor::randn({5, 3}, ad::f64, 2);
+    for (int step = 0; step < 20; ++step) {
+        const Tensor h = ad::relu(ad::matmul(X, W.t()));
+        const Tensor loss = ad::mean(ad::log_softmax(h, -1) * -1.0);
+        loss.backward();
+        CHECK(ad::detail::tape().size > 0);
+        CHECK(ad::detail::tape().live > 0);
+    }
+    CHECK(ad::detail::tape().size == 0);
+    CHECK(ad::detail::tape().live == 0);
+    CHECK(W.grad().shape() == Shape{4, 3});
+}

@@ -1,0 +1,228 @@
+// One generic test over the op registry (op_registry.hpp): for every entry and every sample,
+// the forward value against the reference, the gradient against finite differences (or the
+// stated gradient at a kink), second derivatives, and float32 against float64. Plus the check
+// that every public op has an entry.
+#include "op_registry.hpp"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+
+using namespace ad::testing;
+using ad::Tensor;
+
+namespace {
+
+std::string describe(const OpEntry& e, const Sample& s) { return fmt::format("{} [{}] on {}", e.name, e.variant, s.label); }
+
+// "" when `got` matches `want` (same shape; |got − want| ≤ atol + rtol·|want|; NaN matches NaN).
+std::string mismatch(const Ref& got, const Ref& want, double atol, double rtol) {
+    if (got.shape != want.shape)
+        return fmt::format("shape {} but expected {}", ad::Shape(std::span<const std::int64_t>(got.shape)).str(),
+                           ad::Shape(std::span<const std::int64_t>(want.shape)).str());
+    for (std::size_t i = 0; i < got.v.size(); ++i) {
+        const double a = got.v[i], b = want.v[i];
+        if (std::isnan(a) && std::isnan(b)) continue;
+        if (a == b) continue;  // equal infinities
+        if (!(std::fabs(a - b) <= atol + rtol * std::fabs(b)))
+            return fmt::format("element {}: {:.17g} but expected {:.17g}", i, a, b);
+    }
+    return "";
+}
+
+std::vector<Tensor> converted(const std::vector<Tensor>& xs, ad::DType dt, bool requires_grad) {
+    std::vector<Tensor> r;
+    for (const Tensor& x : xs) {
+        Tensor c = x.to(dt).clone().detach();
+        if (requires_grad) c.requires_grad_();
+        r.push_back(c);
+    }
+    return r;
+}
+
+// The gradient of ⟨w, f(x)⟩ for a fixed w of f's output shape (w = 1 for one-element outputs).
+std::vector<Tensor> projected_gradients(const OpEntry& e, const std::vector<Tensor>& x) {
+    Tensor y = e.fn(x);
+    Tensor w = Tensor::uniform(y.shape(), 0.5, 1.5, y.dtype(), 7);
+    return ad::gradients(ad::sum(y * w), x);
+}
+
+// Runs check(entry, sample) for every sample; an exception fails that sample only.
+template <class F>
+void for_each_sample(F check) {
+    for (const OpEntry& e : op_registry()) {
+        for (const Sample& s : e.samples) {
+            INFO(describe(e, s));
+            try {
+                check(e, s);
+            } catch (const std::exception& ex) {
+                FAIL_CHECK(fmt::format("threw: {}", ex.what()));
+            }
+            CHECK(ad::detail::tape().size == 0);  // the graph was released with its last handle
+        }
+    }
+}
+
+int samples_in_registry() {
+    int n = 0;
+    for (const auto& e : op_registry()) n += static_cast<int>(e.samples.size());
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("registry: the forward value of every op matches the reference") {
+    MESSAGE(fmt::format("{} registry entries, {} samples", op_registry().size(), samples_in_registry()));
+    for_each_sample([](const OpEntry& e, const Sample& s) {
+        std::vector<Ref> refs;
+        for (const Tensor& x : s.inputs) refs.push_back(to_ref(x));
+        const Ref want = e.reference(refs);
+        for (const bool tracked : {false, true}) {  // the recorded path must compute the same
+            const Tensor y = e.fn(converted(s.inputs, ad::f64, tracked));
+            CHECK(y.dtype() == ad::f64);
+            CHECK(y.requires_grad() == tracked);
+            const std::string bad = mismatch(to_ref(y), want, 1e-12, 1e-10);
+            CHECK_MESSAGE(bad.empty(), ((tracked ? "recorded: " : "not recorded: ") + bad));
+        }
+    });
+}
+
+TEST_CASE("registry: gradients match finite differences, or the stated gradient at a kink") {
+    for_each_sample([](const OpEntry& e, const Sample& s) {
+        if (s.gradcheck) {
+            const auto r = ad::gradcheck(e.fn, s.inputs, s.tolerance);
+            CHECK_MESSAGE(r.ok, r.message);
+        }
+        if (!s.expected_grad.empty()) {
+            const auto x = converted(s.inputs, ad::f64, true);
+            const auto g = ad::gradients(ad::sum(e.fn(x)), x);
+            REQUIRE(g.size() == s.expected_grad.size());
+            for (std::size_t k = 0; k < g.size(); ++k) {
+                CHECK(g[k].shape() == x[k].shape());
+                const Ref want{Dims(x[k].shape().begin(), x[k].shape().end()), s.expected_grad[k]};
+                const std::string bad = mismatch(to_ref(g[k]), want, 1e-12, 1e-12);
+                CHECK_MESSAGE(bad.empty(), fmt::format("gradient of input {}: {}", k, bad));
+            }
+        }
+    });
+}
+
+TEST_CASE("registry: second derivatives match finite differences of the gradient") {
+    for_each_sample([](const OpEntry& e, const Sample& s) {
+        if (!s.gradcheck) return;
+        const auto r = ad::gradgradcheck(e.fn, s.inputs, s.tolerance);
+        CHECK_MESSAGE(r.ok, r.message);
+        // f² makes the second derivative depend on the op's backward as a function of its
+        // incoming gradient: a backward that is not itself recorded under create_graph
+        // (harmless for the linear op alone) shows up here.
+        const ad::TensorFunction sq = [f = e.fn](const std::vector<Tensor>& x) {
+            const Tensor y = f(x);
+            return y * y;
+        };
+        const auto r2 = ad::gradgradcheck(sq, s.inputs, s.tolerance);
+        CHECK_MESSAGE(r2.ok, ("of f²: " + r2.message));
+    });
+}
+
+TEST_CASE("registry: float32 forward and backward agree with float64") {
+    for_each_sample([](const OpEntry& e, const Sample& s) {
+        // Same numbers on both sides: the inputs rounded to float32 first.
+        const auto x32 = converted(s.inputs, ad::f32, true);
+        const auto x64 = converted(x32, ad::f64, true);
+        const Tensor y32 = e.fn(x32), y64 = e.fn(x64);
+        CHECK(y32.dtype() == ad::f32);
+        const Ref want = to_ref(y64);
+        double scale = 1;
+        for (double v : want.v)
+            if (std::isfinite(v)) scale = std::max(scale, std::fabs(v));
+        std::string bad = mismatch(to_ref(y32), want, e.f32_tol * scale, e.f32_tol);
+        CHECK_MESSAGE(bad.empty(), ("forward: " + bad));
+        if (!s.gradcheck) return;
+        const auto g32 = projected_gradients(e, x32), g64 = projected_gradients(e, x64);
+        for (std::size_t k = 0; k < g32.size(); ++k) {
+            CHECK(g32[k].dtype() == ad::f32);
+            const Ref gw = to_ref(g64[k]);
+            double gs = 1;
+            for (double v : gw.v) gs = std::max(gs, std::fabs(v));
+            bad = mismatch(to_ref(g32[k]), gw, 10 * e.f32_tol * gs, 10 * e.f32_tol);
+            CHECK_MESSAGE(bad.empty(), fmt::format("gradient of input {}: {}", k, bad));
+        }
+    });
+}
+
+// ---- coverage: a public op without a registry entry fails here --------------------------------
+
+TEST_CASE("registry: every public op is covered, and every entry belongs to a public op") {
+    std::set<std::string> names;
+    for (const auto& e : op_registry()) {
+        names.insert(e.name);
+        CHECK_MESSAGE(!e.samples.empty(), (e.name + " [" + e.variant + "] has no samples"));
+    }
+    std::set<std::string> covered;
+    for (const auto& op : public_ops()) {
+        CHECK_MESSAGE(!op.covered_by.empty(), op.declared);
+        for (const auto& n : op.covered_by) {
+            CHECK_MESSAGE(names.count(n) == 1, fmt::format("public op {} names registry entry '{}', which does not exist", op.declared, n));
+            covered.insert(n);
+        }
+    }
+    for (const auto& n : names) CHECK_MESSAGE(covered.count(n) == 1, fmt::format("registry entry '{}' is not listed in public_ops()", n));
+}
+
+namespace {
+// The source tree, found from this file's path (meson passes it relative to the build directory,
+// where tests run) or from the working directory.
+std::filesystem::path ops_header_dir() {
+    namespace fs = std::filesystem;
+    const fs::path here = fs::path(__FILE__).parent_path();
+    for (const fs::path& p : {here / ".." / "autodiff" / "ops", fs::path("autodiff/ops"), fs::path("../autodiff/ops")}) {
+        std::error_code ec;
+        if (fs::exists(p / "unary.hpp", ec)) return p;
+    }
+    return {};
+}
+// Names of the free functions declared at namespace scope of `ad` in a header (skipping
+// ad::detail), e.g. "exp", "operator+=", "split".
+std::set<std::string> declared_ops(const std::filesystem::path& header) {
+    static const std::regex decl(R"(^(?:[A-Za-z_][\w:<>]*[&*]?\s+)+(operator\S+?|\w+)\()");
+    std::set<std::string> r;
+    std::ifstream in(header);
+    std::string line;
+    bool in_detail = false;
+    while (std::getline(in, line)) {
+        if (line.rfind("namespace detail", 0) == 0) in_detail = true;
+        if (line.rfind("}  // namespace detail", 0) == 0) in_detail = false;
+        std::smatch m;
+        if (!in_detail && std::regex_search(line, m, decl)) r.insert(m[1].str());
+    }
+    return r;
+}
+}  // namespace
+
+TEST_CASE("registry: the headers declare no op missing from public_ops()") {
+    const auto dir = ops_header_dir();
+    if (dir.empty()) {
+        WARN_MESSAGE(false, "autodiff/ops not found from " __FILE__ " or the working directory: header scan skipped");
+        return;
+    }
+    std::set<std::string> known(non_differentiable_ops().begin(), non_differentiable_ops().end());
+    for (const auto& op : public_ops()) known.insert(op.declared);
+    std::set<std::string> declared;
+    for (const auto& f : std::filesystem::directory_iterator(dir)) {
+        if (f.path().extension() != ".hpp") continue;
+        for (const auto& name : declared_ops(f.path())) {
+            declared.insert(name);
+            CHECK_MESSAGE(known.count(name) == 1,
+                          fmt::format("{} declares '{}': add registry entries and list it in public_ops() (or in "
+                                      "non_differentiable_ops())",
+                                      f.path().filename().string(), name));
+        }
+    }
+    CHECK(declared.size() > 50);  // the scan itself works
+    for (const auto& op : public_ops())
+        if (op.declared.rfind("Tensor::", 0) != 0 && op.declared != "item_value" && op.declared != "tensor_from_value")
+            CHECK_MESSAGE(declared.count(op.declared) == 1, ("public_ops() lists " + op.declared + ", which no header declares"));
+}

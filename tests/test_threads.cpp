@@ -1,0 +1,282 @@
+// Threads: every thread records on its own tape, so independent computations on different threads
+// give bit-identical results to the same computations run serially, and a graph handle taken to
+// another thread is detected (ad::GraphError) instead of corrupting either tape.
+//
+// Sizes scale with the environment variable AD_TEST_SCALE (default 1; CI runs this suite under
+// ThreadSanitizer with 0.1). Nothing is skipped at small scales: loops only get shorter.
+#include <autodiff/autodiff.hpp>
+#include <doctest/doctest.h>
+#include <nn/linear.hpp>
+#include <nn/optim.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <functional>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+using ad::Tensor;
+using ad::Value;
+
+namespace {
+
+double scale() {
+    const char* s = std::getenv("AD_TEST_SCALE");
+    const double v = s ? std::atof(s) : 1.0;
+    return v > 0 ? v : 1.0;
+}
+int scaled(double n, int at_least) { return std::max(at_least, static_cast<int>(n * scale())); }
+
+// Runs every job on its own thread at once and waits for all of them.
+void run_concurrently(const std::vector<std::function<void()>>& jobs) {
+    std::vector<std::thread> threads;
+    for (const auto& job : jobs) threads.emplace_back(job);
+    for (auto& t : threads) t.join();
+}
+
+// ---- (a) scalar gradients ---------------------------------------------------------------------
+
+// A scalar function with a bit of everything: binary ops, constants, transcendental functions.
+Value scalar_f(const Value& x, const Value& y) {
+    Value h = x;
+    for (int k = 0; k < 12; ++k) h = tanh(h * y + sin(x) * 0.5) + h / 2.0 + exp(-square(y - h)) * 0.1;
+    return h * h + log1p(square(x * y));
+}
+
+struct ScalarResult {
+    double f, dx, dy, dxx;  // value, gradient, and ∂²f/∂x² (through create_graph)
+    bool operator==(const ScalarResult&) const = default;
+};
+
+std::vector<ScalarResult> scalar_run(int n, int offset) {
+    std::vector<ScalarResult> out;
+    out.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+        const double t = 0.001 * (i + offset);
+        Value x = std::sin(t) * 1.5, y = 0.5 + std::cos(3 * t);
+        ScalarResult r{};
+        {
+            Value f = scalar_f(x, y);
+            f.backward();
+            r.f = f.value();
+            r.dx = x.grad();
+            r.dy = y.grad();
+        }
+        {
+            Value f = scalar_f(x, y);
+            Value gx = ad::gradients(f, {x}, {.create_graph = true})[0];
+            r.dxx = ad::gradients(gx, {x})[0].value();
+        }
+        out.push_back(r);
+    }
+    return out;
+}
+
+// ---- (b) training a small MLP -----------------------------------------------------------------
+
+struct TrainResult {
+    std::vector<std::vector<double>> params;
+    std::vector<double> losses;
+};
+
+// Three Linear layers with a tanh, a ReLU and a residual sum, softmax cross-entropy through
+// log_softmax + gather, SGD with momentum. X and labels are shared (read-only) by every thread.
+TrainResult train_mlp(const Tensor& X, const Tensor& labels, int steps) {
+    ad::nn::Linear l1(4, 16, {.seed = 11}), l2(16, 16, {.seed = 12}), l3(16, 3, {.seed = 13});
+    std::vector<Tensor> params = {l1.weight, l1.bias, l2.weight, l2.bias, l3.weight, l3.bias};
+    ad::nn::SGD opt(params, {.lr = 0.1, .momentum = 0.9});
+    TrainResult r;
+    for (int s = 0; s < steps; ++s) {
+        Tensor h = ad::tanh(l1(X));
+        h = ad::relu(l2(h)) + h * 0.5;
+        Tensor logp = ad::log_softmax(l3(h), 1);
+        Tensor loss = -ad::mean(ad::gather(logp, 1, labels));
+        opt.zero_grad();
+        loss.backward();
+        r.losses.push_back(loss.item());
+        opt.step();
+    }
+    for (auto& p : params) r.params.push_back(p.to_vector());
+    return r;
+}
+
+struct Data {
+    Tensor X, labels;
+};
+Data make_data() {
+    Data d;
+    d.X = Tensor::randn({64, 4}, ad::f32, 7);
+    d.labels = Tensor::zeros({64, 1}, ad::f64);
+    for (std::int64_t i = 0; i < 64; ++i)
+        d.labels.set({i, 0}, (d.X.at({i, 0}) > 0 ? 1.0 : 0.0) + (d.X.at({i, 1}) > 0.5 ? 1.0 : 0.0));
+    return d;
+}
+
+}  // namespace
+
+TEST_CASE("independent scalar gradients on two threads are bit-identical to serial") {
+    const int n = scaled(20000, 50);
+    const auto serial0 = scalar_run(n, 0);
+    const auto serial1 = scalar_run(n, 7777);
+    REQUIRE(serial0.size() == static_cast<std::size_t>(n));
+    CHECK_FALSE(serial0 == serial1);  // the threads really do different work
+    for (int round = 0; round < 2; ++round) {
+        std::vector<ScalarResult> t0, t1;
+        run_concurrently({[&] { t0 = scalar_run(n, 0); }, [&] { t1 = scalar_run(n, 7777); }});
+        CHECK(t0 == serial0);
+        CHECK(t1 == serial1);
+    }
+    // Sanity of the numbers themselves: ∂f/∂x against a central difference.
+    const ScalarResult& r = serial0[static_cast<std::size_t>(n / 2)];
+    const double t = 0.001 * (n / 2), eps = 1e-6;
+    auto f_at = [&](double x) { return scalar_f(Value::constant(x), Value::constant(0.5 + std::cos(3 * t))).value(); };
+    const double x0 = std::sin(t) * 1.5;
+    CHECK(r.dx == doctest::Approx((f_at(x0 + eps) - f_at(x0 - eps)) / (2 * eps)).epsilon(1e-6));
+}
+
+TEST_CASE("two threads training the same MLP from the same seed match the serial run exactly") {
+    const int steps = scaled(1000, 20);
+    const Data d = make_data();
+    const TrainResult serial = train_mlp(d.X, d.labels, steps);
+    REQUIRE(serial.losses.size() == static_cast<std::size_t>(steps));
+    CHECK(serial.losses.back() < serial.losses.front());  // it learns
+    TrainResult a, b;
+    run_concurrently({[&] { a = train_mlp(d.X, d.labels, steps); }, [&] { b = train_mlp(d.X, d.labels, steps); }});
+    CHECK(a.losses == serial.losses);
+    CHECK(b.losses == serial.losses);
+    CHECK(a.params == serial.params);
+    CHECK(b.params == serial.params);
+    MESSAGE("MLP: " << steps << " steps per thread, loss " << serial.losses.front() << " -> " << serial.losses.back());
+}
+
+TEST_CASE("graph handles are confined to the thread that recorded them") {
+    Value x = 1.5;
+    Value y = x * x + 1.0;  // interior: recorded on this thread
+    Tensor w = Tensor({1.0, 2.0}).requires_grad_();
+    Tensor v = ad::exp(w);
+    std::string value_error, tensor_error, tensor_backward_error;
+    double read_value = 0, own_grad = 0;
+    std::vector<double> read_tensor;
+    std::thread other([&] {
+        read_value = y.value();     // the number is plain data: readable anywhere
+        read_tensor = v.to_vector();
+        Value copy = y;             // copying and dropping a foreign handle leaves both tapes alone
+        Tensor tcopy = v;
+        try {
+            (void)(y * 2.0);
+        } catch (const ad::GraphError& e) {
+            value_error = e.what();
+        }
+        try {
+            (void)ad::sum(v * 2.0);
+        } catch (const ad::GraphError& e) {
+            tensor_error = e.what();
+        }
+        try {
+            y.backward();
+        } catch (const ad::GraphError& e) {
+            tensor_backward_error = e.what();
+        }
+        // This thread's own tape is untouched by the failures and works normally.
+        Value a = 2.0;
+        Value b = a * a * a;
+        b.backward();
+        own_grad = a.grad();
+    });
+    other.join();
+    CHECK(own_grad == 12.0);
+    CHECK(read_value == 3.25);
+    CHECK(read_tensor == std::vector<double>{std::exp(1.0), std::exp(2.0)});
+    CHECK(value_error.find("another thread") != std::string::npos);
+    CHECK(tensor_error.find("another thread") != std::string::npos);
+    CHECK(tensor_backward_error.find("released") != std::string::npos);
+    // The recording thread's graph is intact: backward still works and is correct.
+    y.backward();
+    CHECK(x.grad() == 3.0);
+    ad::sum(v).backward();
+    CHECK(w.grad().to_vector() == std::vector<double>{std::exp(1.0), std::exp(2.0)});
+}
+
+TEST_CASE("results outlive the thread that computed them") {
+    // A worker returns interior handles and exits (its tape is destroyed); the main thread can
+    // read them, and using them in a graph is a GraphError, not a use-after-free.
+    std::promise<std::pair<Value, Tensor>> promise;
+    auto result = promise.get_future();
+    std::thread worker([&] {
+        Value a = 3.0;
+        Tensor t = Tensor::ones({3}, ad::f64).requires_grad_();
+        promise.set_value({a * a, t * 2.0});
+    });
+    worker.join();
+    auto [s, t] = result.get();
+    CHECK(s.value() == 9.0);
+    CHECK(t.to_vector() == std::vector<double>{2.0, 2.0, 2.0});
+    CHECK_THROWS_AS(s.backward(), ad::GraphError);
+    CHECK_THROWS_AS((void)ad::sum(t * t), ad::GraphError);
+    CHECK((ad::sum(t.detach() * 2.0)).item() == 12.0);  // detached data is free to use
+}
+
+TEST_CASE("NoGrad and anomaly mode are per thread") {
+    const int n = scaled(20000, 50);
+    std::vector<double> grads, nograd_values;
+    bool other_anomaly = true;
+    int recorded = 0;
+    run_concurrently({
+        [&] {
+            for (int i = 0; i < n; ++i) {
+                Value x = 0.01 * i;
+                Value f = sin(x) * x;
+                f.backward();
+                grads.push_back(x.grad());
+            }
+        },
+        [&] {
+            ad::NoGrad ng;
+            ad::AnomalyMode am;
+            for (int i = 0; i < n; ++i) {
+                Value x = 0.01 * i;
+                Value f = sin(x) * x;
+                recorded += f.requires_grad() ? 1 : 0;
+                nograd_values.push_back(f.value());
+            }
+        },
+        [&] { other_anomaly = ad::anomaly_mode(); },
+    });
+    REQUIRE(grads.size() == static_cast<std::size_t>(n));
+    REQUIRE(nograd_values.size() == static_cast<std::size_t>(n));
+    for (int i = 0; i < n; i += std::max(1, n / 50)) {
+        const double x = 0.01 * i;
+        CHECK(grads[static_cast<std::size_t>(i)] == doctest::Approx(std::cos(x) * x + std::sin(x)));
+        CHECK(nograd_values[static_cast<std::size_t>(i)] == std::sin(x) * x);
+    }
+    CHECK(recorded == 0);
+    CHECK_FALSE(other_anomaly);
+    CHECK(ad::is_recording());
+}
+
+TEST_CASE("many short-lived threads: tapes and allocator caches come and go") {
+    const int rounds = scaled(100, 4);
+    // Read by every thread; 128×128 products are large enough for OpenBLAS to use its thread pool.
+    const Tensor shared = Tensor::randn({128, 128}, ad::f32, 3);
+    const double expected = [&] {
+        Tensor w = shared.detach().clone().requires_grad_();
+        ad::sum(ad::matmul(w, shared)).backward();
+        return ad::sum(w.grad()).item();
+    }();
+    for (int r = 0; r < rounds; ++r) {
+        std::vector<double> got(3, 0.0);
+        std::vector<std::function<void()>> jobs;
+        for (std::size_t k = 0; k < got.size(); ++k)
+            jobs.push_back([&, k] {
+                Tensor w = shared.detach().clone().requires_grad_();
+                Tensor keep = ad::matmul(w, shared);  // alive when the thread exits
+                ad::sum(ad::matmul(w, shared)).backward();
+                got[k] = ad::sum(w.grad()).item();
+            });
+        run_concurrently(jobs);
+        for (double g : got) CHECK(g == expected);
+    }
+}
