@@ -14,7 +14,7 @@
 namespace ad {
 namespace {
 
-std::size_t size_class(std::size_t n) {
+std::size_t size_class_raw(std::size_t n) {
     if (n <= 64) return 64;
     std::size_t p = 64;
     while (p < n) {
@@ -26,6 +26,13 @@ std::size_t size_class(std::size_t n) {
         p *= 2;
     }
     return p;
+}
+
+// Size classes are multiples of 64 (aligned_alloc requires the size to be a multiple of the
+// alignment).
+std::size_t size_class(std::size_t n) {
+    const std::size_t c = size_class_raw(n);
+    return (c + 63) / 64 * 64;
 }
 
 thread_local bool cache_gone = false;  // trivially destructible: safe to read after ~Cache
