@@ -4,9 +4,15 @@
 //   Tensor     n-d float/double arrays on the same graph      tensor.hpp, ops/*.hpp
 //   gradients  torch.autograd.grad                            backward.hpp
 //   gradcheck  finite-difference checks (first, second order) gradcheck.hpp
+//   grad, value_and_grad, vjp, jvp, jacobian, hessian, hvp    functional.hpp
+//   custom_op  user-defined ops with their own backward       custom_op.hpp
+//   to_dot     graph pictures (Graphviz DOT)                   dot.hpp
 //   NoGrad, GraphScope, AnomalyMode guards                    value.hpp
 #include <autodiff/backward.hpp>
+#include <autodiff/custom_op.hpp>
+#include <autodiff/dot.hpp>
 #include <autodiff/error.hpp>
+#include <autodiff/functional.hpp>
 #include <autodiff/gradcheck.hpp>
 #include <autodiff/ops/elementwise.hpp>
 #include <autodiff/ops/linalg.hpp>

@@ -55,20 +55,24 @@ public:
     const char* name() const { return name_; }
     std::size_t num_inputs() const { return inputs_.size(); }
     // Input k as recorded (in backward under create_graph: a handle in the graph).
-    Tensor input(std::size_t k) const { return inputs_.at(k).get(); }
-    const Shape& input_shape(std::size_t k) const { return shapes_.at(k); }
+    Tensor input(std::size_t k) const { return inputs_[check(k, inputs_.size(), "input")].get(); }
+    const Shape& input_shape(std::size_t k) const { return shapes_[check(k, shapes_.size(), "input_shape")]; }
     // Whether input k requires a gradient (backward may skip the others: return Tensor()).
-    bool needs_input_grad(std::size_t k) const { return needs_.at(k); }
+    bool needs_input_grad(std::size_t k) const { return needs_[check(k, needs_.size(), "needs_input_grad")]; }
     // The op's output (valid in backward).
     Tensor output() const { return output_.get(); }
     // Forward only: keep a tensor for backward; saved(i) returns the i-th one.
     void save_for_backward(const Tensor& t) { saved_.push_back(detail::save(t)); }
-    Tensor saved(std::size_t i) const { return saved_.at(i).get(); }
+    Tensor saved(std::size_t i) const { return saved_[check(i, saved_.size(), "saved")].get(); }
     std::size_t num_saved() const { return saved_.size(); }
     // In backward: whether the backward pass is being recorded (create_graph).
     bool create_graph() const { return create_graph_; }
 
 private:
+    std::size_t check(std::size_t k, std::size_t n, const char* what) const {
+        if (k >= n) throw ValueError(fmt::format("custom_op '{}': ctx.{}({}) but there are only {}", name_, what, k, n));
+        return k;
+    }
     friend Tensor custom_op(std::string_view, std::initializer_list<Tensor>, CustomForwardWithContext, CustomBackward);
     const char* name_ = "custom";
     std::vector<detail::SavedTensor> inputs_;

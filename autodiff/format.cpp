@@ -85,13 +85,22 @@ struct Printer {
             const std::int64_t per_line =
                 std::max<std::int64_t>(1, (kLineWidth - indent) / static_cast<std::int64_t>(f.width() + 2));
             for (std::size_t i = 0; i < parts.size(); ++i) {
-                if (i > 0) out += i % static_cast<std::size_t>(per_line) == 0 ? ",\n" + std::string(indent + 1, ' ') : ", ";
+                if (i > 0 && i % static_cast<std::size_t>(per_line) == 0) {
+                    out += ",\n";
+                    out.append(static_cast<std::size_t>(indent + 1), ' ');
+                } else if (i > 0) {
+                    out += ", ";
+                }
                 out += parts[i];
             }
         } else {  // blocks: one per line, a blank line more per extra dimension
-            const std::string sep = "," + std::string(static_cast<std::size_t>(shape.size() - dim - 1), '\n') +
-                                    std::string(static_cast<std::size_t>(indent + 1), ' ');
-            for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? sep : "") + parts[i];
+            std::string sep = ",";  // built by appending: g++ 12 warns falsely (-Wrestrict) on "," + string
+            sep.append(static_cast<std::size_t>(shape.size() - dim - 1), '\n');
+            sep.append(static_cast<std::size_t>(indent + 1), ' ');
+            for (std::size_t i = 0; i < parts.size(); ++i) {
+                if (i > 0) out += sep;
+                out += parts[i];
+            }
         }
         return out + "]";
     }

@@ -32,7 +32,6 @@ T chain(T x, std::size_t steps) {
     for (std::size_t k = 0; k < steps; ++k) x = sin(x) * 0.5 + x * x * 0.1;
     return x;
 }
-double sin(double x) { return std::sin(x); }
 
 std::vector<double> analytic_rosenbrock_gradient(const std::vector<double>& x) {
     std::vector<double> g(x.size(), 0.0);

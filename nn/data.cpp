@@ -208,4 +208,15 @@ void DataLoader::load(std::int64_t batch) {
     batch_.labels = buf.labels;
 }
 
+Subset::Subset(std::shared_ptr<const Dataset> base, std::int64_t n) : base_(std::move(base)), n_(n) {
+    if (!base_ || n <= 0 || n > base_->size())
+        throw ValueError(fmt::format("Subset: n = {} must be in [1, {}]", n, base_ ? base_->size() : 0));
+}
+
+void Subset::get_batch(std::span<const std::int64_t> indices, Tensor& features, Tensor& labels) const {
+    for (std::int64_t i : indices)
+        if (i < 0 || i >= n_) throw ValueError(fmt::format("Subset: index {} is out of range [0, {})", i, n_));
+    base_->get_batch(indices, features, labels);
+}
+
 }  // namespace ad::nn

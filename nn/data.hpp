@@ -87,6 +87,23 @@ private:
     double scale_;
 };
 
+// The first `n` samples of another data set (quick runs, learning curves).
+class Subset : public Dataset {
+public:
+    // ValueError unless 0 < n <= base->size().
+    Subset(std::shared_ptr<const Dataset> base, std::int64_t n);
+    std::int64_t size() const override { return n_; }
+    Shape feature_shape() const override { return base_->feature_shape(); }
+    Shape label_shape() const override { return base_->label_shape(); }
+    DType feature_dtype() const override { return base_->feature_dtype(); }
+    DType label_dtype() const override { return base_->label_dtype(); }
+    void get_batch(std::span<const std::int64_t> indices, Tensor& features, Tensor& labels) const override;
+
+private:
+    std::shared_ptr<const Dataset> base_;
+    std::int64_t n_;
+};
+
 // One mini-batch: features [B, ...] and labels [B, ...], plus the dataset indices they came from.
 struct Batch {
     Tensor features{}, labels{};

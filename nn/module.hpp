@@ -18,6 +18,7 @@
 
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -74,9 +75,10 @@ private:
 
 }  // namespace ad::nn
 
-template <>
-struct fmt::formatter<ad::nn::Module> : fmt::formatter<std::string_view> {
-    auto format(const ad::nn::Module& m, format_context& ctx) const {
+// fmt::print("{}", model) for any module type (Sequential, Linear, user modules).
+template <class M>
+struct fmt::formatter<M, char, std::enable_if_t<std::is_base_of_v<ad::nn::Module, M>>> : fmt::formatter<std::string_view> {
+    auto format(const M& m, format_context& ctx) const {
         return fmt::formatter<std::string_view>::format(m.repr(), ctx);
     }
 };

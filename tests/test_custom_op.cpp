@@ -181,6 +181,10 @@ TEST_CASE("custom op: misuse is reported with the op's name") {
         "bad_shape", {x}, [](const Tensors& in) { return in[0] * 2.0; },
         [](CustomContext&, const Tensor& g) -> Tensors { return {ad::sum(g, 0)}; });
     CHECK_THROWS_AS(ad::sum(bad).backward(), ad::ShapeError);
+    Tensor oob = ad::custom_op(
+        "out_of_range", {x}, [](const Tensors& in) { return in[0] * 2.0; },
+        [](CustomContext& ctx, const Tensor& g) -> Tensors { return {g * ctx.input(1)}; });
+    CHECK_THROWS_AS(ad::sum(oob).backward(), ad::ValueError);
     CHECK_THROWS_AS(ad::custom_op("undefined", {x}, [](const Tensors&) { return Tensor(); },
                                   [](CustomContext&, const Tensor& g) -> Tensors { return {g}; }),
                     ad::ValueError);

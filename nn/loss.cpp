@@ -1,0 +1,199 @@
+// Losses: MSE and BCE-from-logits composed from engine ops; cross-entropy and BCE-from-probabilities
+// fused (one node each, hand-derived backward written with ops so create_graph still works).
+#include <autodiff/kernels.hpp>
+#include <autodiff/tensor_node.hpp>
+#include <nn/loss.hpp>
+
+#include <cmath>
+#include <limits>
+
+namespace ad::nn {
+
+using detail::GradContext;
+using detail::save;
+
+namespace {
+
+void require_defined(const Tensor& t, const char* op, const char* what) {
+    if (!t.defined()) throw ValueError(fmt::format("{}: {} is an undefined tensor", op, what));
+}
+
+void require_same_shape(const Tensor& a, const Tensor& b, const char* op, const char* an, const char* bn) {
+    require_defined(a, op, an);
+    require_defined(b, op, bn);
+    if (a.shape() != b.shape())
+        throw ShapeError(fmt::format("{}: {} {} and {} {} must have the same shape", op, an, a.shape().str(), bn,
+                                     b.shape().str()));
+}
+
+void require_nonempty(const Tensor& losses, Reduction r, const char* op) {
+    if (r == Reduction::Mean && losses.numel() == 0) throw ValueError(fmt::format("{}: empty batch (mean of no losses)", op));
+}
+
+// Every target value must be a number in [lo, hi].
+void check_targets(const Tensor& t, double lo, double hi, const char* op) {
+    const std::vector<double> v = t.detach().to_vector();
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        if (std::isnan(v[i])) throw ValueError(fmt::format("{}: target is NaN at flat index {}", op, i));
+        if (v[i] < lo || v[i] > hi)
+            throw ValueError(fmt::format("{}: target {} at flat index {} is outside [{}, {}]", op, v[i], i, lo, hi));
+    }
+}
+
+// Labels [N] holding class indices: each an integer in [0, classes).
+std::vector<std::int64_t> class_indices(const Tensor& labels, std::int64_t classes, const char* op) {
+    const std::vector<double> v = labels.detach().to_vector();
+    std::vector<std::int64_t> idx(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        if (!std::isfinite(v[i]) || v[i] != std::floor(v[i]))
+            throw ValueError(fmt::format("{}: label {} at index {} is not a class index (an integer)", op, v[i], i));
+        if (v[i] < 0 || v[i] >= static_cast<double>(classes))
+            throw ValueError(fmt::format("{}: label {} at index {} is out of range for {} classes", op, v[i], i, classes));
+        idx[i] = static_cast<std::int64_t>(v[i]);
+    }
+    return idx;
+}
+
+// Checks logits [N, C] against labels [N]; returns the class indices.
+std::vector<std::int64_t> check_class_problem(const Tensor& scores, const Tensor& labels, const char* op, const char* what) {
+    require_defined(scores, op, what);
+    require_defined(labels, op, "labels");
+    if (scores.dim() != 2 || labels.dim() != 1 || labels.shape()[0] != scores.shape()[0])
+        throw ShapeError(fmt::format("{}: {} must be [N, C] and labels [N], got {} and {}", op, what, scores.shape().str(),
+                                     labels.shape().str()));
+    if (scores.shape()[1] == 0) throw ShapeError(fmt::format("{}: {} {} has no classes", op, what, scores.shape().str()));
+    return class_indices(labels, scores.shape()[1], op);
+}
+
+// The target distribution q = (1 − ε)·onehot(labels) + ε/C, as a constant [N, C] tensor.
+Tensor smoothed_one_hot(const std::vector<std::int64_t>& labels, std::int64_t classes, double eps, DType dt) {
+    const auto n = static_cast<std::int64_t>(labels.size());
+    Tensor q = Tensor::full(Shape{n, classes}, eps / static_cast<double>(classes), dt);
+    detail::dispatch(dt, [&]<class T>() {
+        T* p = q.data<T>();
+        for (std::int64_t i = 0; i < n; ++i) p[i * classes + labels[static_cast<std::size_t>(i)]] += static_cast<T>(1.0 - eps);
+    });
+    return q;
+}
+
+// Per-sample cross-entropy of logits [N, C] with class indices, one fused node:
+//   l_i = logsumexp(x_i) − Σ_j q_ij x_ij,   ∂l_i/∂x_i = softmax(x_i) − q_i.
+Tensor cross_entropy_indices(const Tensor& logits, const std::vector<std::int64_t>& labels, double eps) {
+    const std::int64_t n = logits.shape()[0], c = logits.shape()[1];
+    const Tensor xc = logits.detach().contiguous();
+    Tensor out = Tensor::empty(Shape{n}, logits.dtype());
+    detail::dispatch(logits.dtype(), [&]<class T>() {
+        const T* x = xc.data<T>();
+        T* o = out.data<T>();
+        for (std::int64_t i = 0; i < n; ++i) {
+            const T* row = x + i * c;
+            double m = row[0], total = 0;
+            for (std::int64_t j = 1; j < c; ++j) m = std::max(m, static_cast<double>(row[j]));
+            double z = 0;
+            for (std::int64_t j = 0; j < c; ++j) {
+                z += std::exp(static_cast<double>(row[j]) - m);
+                total += static_cast<double>(row[j]);
+            }
+            const double lse = m + std::log(z);
+            const double picked = row[labels[static_cast<std::size_t>(i)]];
+            o[i] = static_cast<T>(lse - (1.0 - eps) * picked - eps / static_cast<double>(c) * total);
+        }
+    });
+    return detail::record("cross_entropy", out, {logits}, [sx = save(logits), labels, eps](GradContext& g) {
+        const Tensor x = sx.get();
+        const Tensor q = smoothed_one_hot(labels, x.shape()[1], eps, x.dtype());
+        g.add(0, (softmax(x, 1) - q) * reshape(g.out(), Shape{x.shape()[0], 1}));
+    });
+}
+
+// Elementwise binary cross-entropy of probabilities p with positive-outcome probabilities q:
+//   l = −(q·max(log p, −100) + (1 − q)·max(log(1 − p), −100)),
+//   ∂l/∂p = (p − q) / max(p(1 − p), 1e−12)   (PyTorch's formula),   ∂l/∂q = L0 − L1.
+Tensor bce_elementwise(const Tensor& p, const Tensor& q) {
+    const Tensor pc = p.detach().contiguous(), qc = q.detach().to(p.dtype()).contiguous();
+    Tensor out = Tensor::empty(p.shape(), p.dtype());
+    detail::dispatch(p.dtype(), [&]<class T>() {
+        const T* pp = pc.data<T>();
+        const T* qq = qc.data<T>();
+        T* o = out.data<T>();
+        for (std::int64_t i = 0; i < out.numel(); ++i) {
+            const double l1 = std::max(std::log(static_cast<double>(pp[i])), -100.0);
+            const double l0 = std::max(std::log1p(-static_cast<double>(pp[i])), -100.0);
+            o[i] = static_cast<T>(-(qq[i] * l1 + (1.0 - qq[i]) * l0));
+        }
+    });
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    return detail::record("binary_cross_entropy", out, {p, q}, [sp = save(p), sq = save(q)](GradContext& g) {
+        const Tensor pv = sp.get(), qv = sq.get();
+        if (g.needs(0)) g.add(0, g.out() * (pv - qv) / clamp(pv * (1.0 - pv), 1e-12, inf));
+        if (g.needs(1)) g.add(1, g.out() * (clamp(log1p(-pv), -100.0, inf) - clamp(log(pv), -100.0, inf)));
+    });
+}
+
+}  // namespace
+
+Tensor reduce_loss(const Tensor& losses, Reduction reduction) {
+    switch (reduction) {
+        case Reduction::Mean: return mean(losses);
+        case Reduction::Sum: return sum(losses);
+        case Reduction::None: return losses;
+    }
+    return losses;
+}
+
+Tensor mse_loss(const Tensor& pred, const Tensor& target, MSEOptions o) {
+    require_same_shape(pred, target, "mse_loss", "pred", "target");
+    check_targets(target, -std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity(), "mse_loss");
+    require_nonempty(pred, o.reduction, "mse_loss");
+    const Tensor sq = square(pred - target);
+    return reduce_loss(o.half ? sq * 0.5 : sq, o.reduction);
+}
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, CrossEntropyOptions o) {
+    require_defined(logits, "cross_entropy", "logits");
+    require_defined(target, "cross_entropy", "target");
+    if (!(o.label_smoothing >= 0.0 && o.label_smoothing <= 1.0))
+        throw ValueError(fmt::format("cross_entropy: label_smoothing must be in [0, 1], got {}", o.label_smoothing));
+    if (logits.dim() == 1) {  // one sample: [C] with a 0-d label or a [C] distribution
+        const Tensor t = target.dim() == 0 ? reshape(target, Shape{1}) : unsqueeze(target, 0);
+        return reshape(cross_entropy(unsqueeze(logits, 0), t, o), Shape{});
+    }
+    if (target.shape() == logits.shape() && logits.dim() == 2) {  // probability targets
+        check_targets(target, 0.0, 1.0, "cross_entropy");
+        require_nonempty(target, o.reduction, "cross_entropy");
+        const double c = static_cast<double>(logits.shape()[1]);
+        const Tensor q = o.label_smoothing > 0 ? target * (1.0 - o.label_smoothing) + o.label_smoothing / c : target;
+        return reduce_loss(-sum(q * log_softmax(logits, 1), Axes{1}), o.reduction);
+    }
+    const std::vector<std::int64_t> labels = check_class_problem(logits, target, "cross_entropy", "logits");
+    const Tensor per_sample = cross_entropy_indices(logits, labels, o.label_smoothing);
+    require_nonempty(per_sample, o.reduction, "cross_entropy");
+    return reduce_loss(per_sample, o.reduction);
+}
+
+Tensor nll_loss(const Tensor& log_probs, const Tensor& labels, Reduction reduction) {
+    check_class_problem(log_probs, labels, "nll_loss", "log_probs");
+    const std::int64_t n = log_probs.shape()[0];
+    require_nonempty(labels, reduction, "nll_loss");
+    const Tensor picked = gather(log_probs, 1, reshape(labels.detach(), Shape{n, 1}));
+    return reduce_loss(-reshape(picked, Shape{n}), reduction);
+}
+
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targets, BCEOptions o) {
+    require_same_shape(logits, targets, "binary_cross_entropy_with_logits", "logits", "targets");
+    check_targets(targets, 0.0, 1.0, "binary_cross_entropy_with_logits");
+    require_nonempty(logits, o.reduction, "binary_cross_entropy_with_logits");
+    const Tensor q = o.convention == LabelConvention::Note003 ? 1.0 - targets : targets;
+    return reduce_loss(softplus(logits) - q * logits, o.reduction);
+}
+
+Tensor binary_cross_entropy(const Tensor& probs, const Tensor& targets, BCEOptions o) {
+    require_same_shape(probs, targets, "binary_cross_entropy", "probs", "targets");
+    check_targets(probs, 0.0, 1.0, "binary_cross_entropy (probs)");
+    check_targets(targets, 0.0, 1.0, "binary_cross_entropy");
+    require_nonempty(probs, o.reduction, "binary_cross_entropy");
+    const Tensor q = o.convention == LabelConvention::Note003 ? 1.0 - targets : targets;
+    return reduce_loss(bce_elementwise(probs, q), o.reduction);
+}
+
+}  // namespace ad::nn
