@@ -36,6 +36,17 @@ std::string describe_entry(const Tape& t, std::uint32_t i) {
                  : fmt::format("'{}' (recorded #{})", name, i);
 }
 
+// A tensor hook must return a gradient of its tensor's shape and dtype (or an undefined Tensor,
+// which keeps the gradient): anything else would surface later as an error naming another op,
+// or as a leaf gradient of the wrong shape.
+template <class Describe>
+void check_hook_result(const Tensor& r, const Shape& shape, DType dtype, Describe&& whose) {
+    if (r.shape() == shape && r.dtype() == dtype) return;
+    throw GraphError(fmt::format("register_hook: the hook on {} returned a gradient of shape {} ({}), but the tensor's "
+                                 "gradient has shape {} ({}); a hook must keep the shape and dtype",
+                                 whose(), r.shape().str(), dtype_name(r.dtype()), shape.str(), dtype_name(dtype)));
+}
+
 // Checked: anomaly mode or hooks are on (the plain path skips those tests entirely).
 template <class T, bool Checked>
 class Sweep {
@@ -135,26 +146,39 @@ private:
                                      describe_entry(t_, i)));
     }
 
+    // One scalar hook on gradient g. Under create_graph (T = Value) a hook on Values gets the
+    // recorded gradient and its result is the adjoint as is: its operations are recorded, so
+    // higher derivatives see them (no rescaling of g, which divided by zero when g was 0).
+    template <class Describe>
+    T run_hook(const ScalarHook& h, const T& g, Describe&& whose) {
+        if constexpr (std::is_same_v<T, double>) {
+            return h.on_value ? h.on_value(Value::constant(g)).value() : h.on_number(g);  // recording is off
+        } else {
+            if (h.on_value) return h.on_value(g);
+            // A number cannot carry the graph, and whether the hook is locally the identity cannot
+            // be told from one call (a doubling hook returns 0 unchanged at g = 0): refuse.
+            throw GraphError(fmt::format(
+                "register_hook: the hook on {} takes and returns a number, which cannot carry the gradient's graph "
+                "under backward(create_graph=true) (higher derivatives would be wrong). Register a hook on Values "
+                "instead, e.g. [](const ad::Value& g) {{ return g * 2.0; }}",
+                whose()));
+        }
+    }
+
     void apply_scalar_hooks(std::uint32_t i) {
         for (auto& [entry, hook] : t_.hooks) {
             if (entry != i) continue;
-            if constexpr (std::is_same_v<T, double>) {
-                adj_[i] = hook(adj_[i]);
-            } else {
-                adj_[i] = adj_[i] * (hook(adj_[i].value()) / adj_[i].value());
-            }
+            adj_[i] = run_hook(hook, adj_[i], [&] { return describe_entry(t_, i); });
         }
     }
 
     void accumulate_leaf(LeafData& leaf, T g) {
         if (leaf.extras) {
-            for (auto& hook : leaf.extras->hooks) {
-                if constexpr (std::is_same_v<T, double>) {
-                    g = hook(g);
-                } else {
-                    g = g * (hook(g.value()) / g.value());
-                }
-            }
+            for (auto& hook : leaf.extras->hooks)
+                g = run_hook(hook, g, [&] {
+                    return leaf.extras->label.empty() ? std::string("a leaf Value")
+                                                      : fmt::format("leaf Value '{}'", leaf.extras->label);
+                });
         }
         if constexpr (std::is_same_v<T, double>) {
             leaf.grad += g;
@@ -173,7 +197,9 @@ private:
         if (!n->grad.defined()) return;
         for (auto& hook : n->hooks) {
             Tensor r = hook(n->grad);
-            if (r.defined()) n->grad = r;
+            if (!r.defined()) continue;
+            check_hook_result(r, n->shape, n->dtype, [&] { return fmt::format("the tensor from {}", describe_entry(t_, i)); });
+            n->grad = r;
         }
         if (n->leaf) {
             if (req_.accumulate) accumulate_tensor_leaf(*n);
@@ -200,7 +226,12 @@ private:
         n.grad = Tensor();
         for (auto& hook : leaf.hooks) {
             Tensor r = hook(g);
-            if (r.defined()) g = r;
+            if (!r.defined()) continue;
+            check_hook_result(r, leaf.shape, leaf.dtype, [&] {
+                return leaf.label.empty() ? fmt::format("a leaf tensor of shape {}", leaf.shape.str())
+                                          : fmt::format("leaf tensor '{}' of shape {}", leaf.label, leaf.shape.str());
+            });
+            g = r;
         }
         if (!leaf.grad.defined()) {
             // Own the buffer: the sweep may share it with other gradients (an add passes g on).

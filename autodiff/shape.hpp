@@ -64,6 +64,23 @@ public:
         for (int i = 0; i < n_; ++i) p *= d_[i];
         return p;
     }
+    // Number of elements, checked: ShapeError naming `op` and the shape when a dimension is
+    // negative, or when the product of the dimensions (zero-sized ones counted as 1, so that the
+    // contiguous strides fit as well) does not fit in int64. Every shape that comes from a user
+    // and becomes a tensor (allocation, reshape, expand) goes through this.
+    std::int64_t checked_numel(const char* op) const {
+        std::int64_t p = 1;
+        bool zero = false;
+        for (int i = 0; i < n_; ++i) {
+            if (d_[i] < 0) throw ShapeError(fmt::format("{}: negative dimension {} in shape {}", op, d_[i], str()));
+            if (d_[i] == 0) {
+                zero = true;
+            } else if (__builtin_mul_overflow(p, d_[i], &p)) {
+                throw ShapeError(fmt::format("{}: shape {} has too many elements (more than 2^63 - 1)", op, str()));
+            }
+        }
+        return zero ? 0 : p;
+    }
     // Normalizes a possibly negative axis (−1 is the last); throws ShapeError naming `op`.
     // A 0-d shape has no axis; ops that accept axis 0/−1 of a 0-d tensor as "the one element"
     // (reductions, softmax, transpose, as PyTorch) check for that before calling this.

@@ -6,6 +6,7 @@
 // aligned (AVX-512 friendly). A thread's cache is returned to the system when the thread ends.
 #include <autodiff/tensor.hpp>
 
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 #include <unordered_map>
@@ -55,6 +56,8 @@ constexpr std::size_t kMaxCachedBytes = std::size_t(1) << 31;
 }  // namespace
 
 Storage::Storage(std::size_t nbytes) {
+    // No object is larger than PTRDIFF_MAX bytes (and the size classes would overflow above it).
+    if (nbytes > static_cast<std::size_t>(PTRDIFF_MAX)) throw std::bad_alloc();
     bytes = size_class(nbytes);
     if (cache_gone) {
         data = std::aligned_alloc(64, bytes);

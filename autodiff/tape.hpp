@@ -44,6 +44,17 @@ enum class Op : std::uint8_t {
 };
 const char* op_name(Op op);
 
+// A hook on a scalar's gradient (Value::register_hook): exactly one of the two is set.
+//   on_number  sees and returns the gradient's number. Under backward(create_graph=true) a
+//              number cannot carry the gradient's graph, so reaching one there is a GraphError.
+//   on_value   sees and returns the gradient as a Value. Under create_graph its argument is the
+//              recorded gradient and its result becomes the adjoint as is (so higher derivatives
+//              see what the hook did); otherwise it gets a constant and nothing is recorded.
+struct ScalarHook {
+    std::function<double(double)> on_number;
+    std::function<Value(const Value&)> on_value;
+};
+
 // What a scalar leaf (an ad::Value made from a number) owns: its value and gradient. Kept to 48
 // bytes (rarely used parts live in `extras`) because a model may hold millions of them.
 // The tape points to a leaf without owning it: a leaf that dies while registered clears its
@@ -51,7 +62,7 @@ const char* op_name(Op op);
 struct LeafExtras {
     std::string label;
     std::unique_ptr<Value> grad_graph;                  // set by backward(create_graph)
-    std::vector<std::function<double(double)>> hooks;  // run on the gradient before accumulation
+    std::vector<ScalarHook> hooks;                      // run on the gradient before accumulation
 };
 struct LeafData {
     double value = 0.0;
@@ -83,7 +94,7 @@ struct Tape {
     std::vector<LeafData*> leaves;  // not owned; null once the leaf died
     std::vector<std::unique_ptr<TensorNode>> tensor_nodes;
     std::vector<std::pair<std::uint32_t, std::string>> labels;  // sparse, in entry order
-    std::vector<std::pair<std::uint32_t, std::function<double(double)>>> hooks;  // interior entries
+    std::vector<std::pair<std::uint32_t, ScalarHook>> hooks;  // interior entries
 
     std::uint32_t epoch = 0;
     std::int64_t live = 0;  // handles to interior entries of this epoch

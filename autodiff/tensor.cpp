@@ -9,6 +9,7 @@
 #include <autodiff/tensor_node.hpp>
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 namespace ad {
@@ -38,11 +39,16 @@ Broadcast2 plan_broadcast(const Tensor& a, const Tensor& b, const char* op) {
 namespace {
 using detail::TensorImpl;
 
+// Every tensor that owns new storage is made here: the shape is checked before anything is
+// allocated (negative dimensions, an element count or a byte size that does not fit).
 std::shared_ptr<TensorImpl> new_impl(const Shape& shape, DType dt) {
-    for (auto d : shape)
-        if (d < 0) throw ShapeError(fmt::format("tensor: negative dimension in shape {}", shape.str()));
+    const std::int64_t n = shape.checked_numel("tensor");
+    const auto max_bytes = static_cast<std::uint64_t>(PTRDIFF_MAX);  // the largest object C++ can address
+    if (static_cast<std::uint64_t>(n) > max_bytes / dtype_size(dt))
+        throw ShapeError(fmt::format("tensor: shape {} of {} needs {} elements x {} bytes, more than the largest "
+                                     "possible allocation ({} bytes)",
+                                     shape.str(), dtype_name(dt), n, dtype_size(dt), max_bytes));
     auto impl = std::allocate_shared<TensorImpl>(detail::PoolAllocator<TensorImpl>{});
-    const std::int64_t n = shape.numel();
     impl->storage = std::allocate_shared<Storage>(detail::PoolAllocator<Storage>{}, static_cast<std::size_t>(n) * dtype_size(dt));
     impl->shape = shape;
     impl->strides = contiguous_strides(shape);
@@ -117,7 +123,7 @@ Tensor::Tensor(std::initializer_list<std::initializer_list<std::initializer_list
 }
 
 Tensor Tensor::from_data(std::span<const float> data, const Shape& shape) {
-    if (static_cast<std::int64_t>(data.size()) != shape.numel())
+    if (static_cast<std::int64_t>(data.size()) != shape.checked_numel("from_data"))
         throw ShapeError(fmt::format("from_data: {} elements given for shape {} ({} elements)", data.size(), shape.str(),
                                      shape.numel()));
     Tensor t = empty(shape, f32);
@@ -125,7 +131,7 @@ Tensor Tensor::from_data(std::span<const float> data, const Shape& shape) {
     return t;
 }
 Tensor Tensor::from_data(std::span<const double> data, const Shape& shape) {
-    if (static_cast<std::int64_t>(data.size()) != shape.numel())
+    if (static_cast<std::int64_t>(data.size()) != shape.checked_numel("from_data"))
         throw ShapeError(fmt::format("from_data: {} elements given for shape {} ({} elements)", data.size(), shape.str(),
                                      shape.numel()));
     Tensor t = empty(shape, f64);
@@ -148,7 +154,10 @@ Tensor Tensor::scalar(double value, DType dt) { return full(Shape{}, value, dt);
 Tensor Tensor::arange(double start, double stop, double step, DType dt) {
     if (step == 0 || !std::isfinite(start) || !std::isfinite(stop) || !std::isfinite(step))
         throw ValueError(fmt::format("arange: bad range start={} stop={} step={}", start, stop, step));
-    const auto n = static_cast<std::int64_t>(std::max(0.0, std::ceil((stop - start) / step)));
+    const double count = std::max(0.0, std::ceil((stop - start) / step));
+    if (!(count < 0x1p62))  // also keeps the conversion below defined
+        throw ShapeError(fmt::format("arange: start={} stop={} step={} gives too many elements ({})", start, stop, step, count));
+    const auto n = static_cast<std::int64_t>(count);
     std::vector<double> v(static_cast<std::size_t>(n));
     for (std::int64_t i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = start + step * static_cast<double>(i);
     return from_doubles(v, Shape{n}, dt);

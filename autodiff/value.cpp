@@ -68,14 +68,24 @@ std::string Value::label() const {
     const std::string* l = t.label_of(node(t));
     return l ? *l : std::string();
 }
-void Value::register_hook(std::function<double(double)> hook) {
-    if (leaf_) {
-        leaf_->more().hooks.push_back(std::move(hook));
+namespace {
+void add_hook(const Value& v, detail::LeafData* leaf, detail::ScalarHook hook) {
+    if (leaf) {
+        leaf->more().hooks.push_back(std::move(hook));
         return;
     }
-    if (idx_ == kNoNode) throw GraphError("register_hook: a constant has no gradient");
+    if (v.is_constant()) throw GraphError("register_hook: a constant has no gradient");
     Tape& t = detail::tape();
-    t.hooks.emplace_back(node(t), std::move(hook));
+    t.hooks.emplace_back(v.node(t), std::move(hook));
+}
+}  // namespace
+void Value::register_hook(std::function<double(double)> hook) {
+    if (!hook) throw ValueError("register_hook: the hook is empty");
+    add_hook(*this, leaf_, detail::ScalarHook{std::move(hook), {}});
+}
+void Value::register_hook(std::function<Value(const Value&)> hook) {
+    if (!hook) throw ValueError("register_hook: the hook is empty");
+    add_hook(*this, leaf_, detail::ScalarHook{{}, std::move(hook)});
 }
 
 void Value::backward(const BackwardOptions& opts) const {

@@ -91,7 +91,13 @@ public:
     Value& set_label(std::string label);
     std::string label() const;
     // Run `hook(g)` on this value's gradient when backward reaches it; its result replaces g.
+    // A hook on Values ([](const ad::Value& g) { return g * 2.0; }) also works under
+    // backward(create_graph=true): it gets the recorded gradient and its result is the new one,
+    // so higher derivatives include what it did. A hook on numbers ([](double g) { ... }) sees
+    // the gradient's number; a number cannot carry the graph, so under create_graph it is a
+    // GraphError (use a hook on Values there).
     void register_hook(std::function<double(double)> hook);
+    void register_hook(std::function<Value(const Value&)> hook);
 
     // --- engine internals (public for the op implementations) ---
     // Whether an op on this value must be recorded.

@@ -1,8 +1,21 @@
 #pragma once
-// Timing helpers shared by the benchmarks: median of repetitions after one warm-up run.
+// Helpers shared by the benchmarks:
+//   median_seconds      median of repetitions after one warm-up run (bench_scalar)
+//   time_per_call       the anchors' policy (bench/anchors/torch_mlp.py): warm up >= 3 calls and
+//                       >= warmup_seconds, then time >= reps blocks of calls, each block lasting
+//                       >= min_rep_seconds; median seconds per call
+//   run_lines           runs a shell command and returns its stdout lines (for the anchors)
+//   shell_quote         quotes one word for /bin/sh
+//   peak_rss_mb         VmHWM of this process from /proc/self/status
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <optional>
+#include <string>
 #include <vector>
+
+#include <sys/wait.h>
 
 namespace bench {
 
@@ -17,6 +30,110 @@ double median_seconds(int reps, F&& f) {
     }
     std::sort(t.begin(), t.end());
     return t[t.size() / 2];
+}
+
+inline double now_seconds() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+inline double median(std::vector<double> v) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    const std::size_t m = v.size() / 2;
+    return v.size() % 2 == 1 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+}
+
+struct CallTiming {
+    double median_s = 0;             // seconds per call, median over the repetitions
+    std::vector<double> samples_s{};  // seconds per call of each repetition
+    long block = 0;                  // calls per repetition
+};
+
+// The timing policy of the anchors (torch_mlp.py, libtorch_mlp.cpp), so the numbers compare:
+// warm up (>= 3 calls and >= warmup_seconds), size a block of calls from the warm-up so one
+// repetition lasts >= min_rep_seconds, then time `reps` repetitions (a repetition that came out
+// shorter grows the block and is discarded) and report the median time per call.
+template <class F>
+CallTiming time_per_call(F&& f, int reps, double min_rep_seconds, double warmup_seconds = 0.1) {
+    double t0 = now_seconds();
+    long n = 0;
+    while (n < 3 || now_seconds() - t0 < warmup_seconds) {
+        f();
+        ++n;
+    }
+    const double per_call = (now_seconds() - t0) / static_cast<double>(n);
+    CallTiming r;
+    r.block = std::max(1L, static_cast<long>(min_rep_seconds / per_call) + 1);
+    while (static_cast<int>(r.samples_s.size()) < std::max(reps, 1)) {
+        t0 = now_seconds();
+        for (long i = 0; i < r.block; ++i) f();
+        const double elapsed = now_seconds() - t0;
+        if (elapsed < min_rep_seconds) {
+            r.block = std::max(r.block + 1,
+                               static_cast<long>(static_cast<double>(r.block) * min_rep_seconds / elapsed) + 1);
+            continue;
+        }
+        r.samples_s.push_back(elapsed / static_cast<double>(r.block));
+    }
+    r.median_s = median(r.samples_s);
+    return r;
+}
+
+// '...' quoting for /bin/sh.
+inline std::string shell_quote(const std::string& s) {
+    std::string q = "'";
+    for (char c : s) {
+        if (c == '\'')
+            q += "'\\''";
+        else
+            q += c;
+    }
+    return q + "'";
+}
+
+struct CommandResult {
+    bool ok = false;                 // started and exited with status 0
+    int status = -1;                 // exit status (or -1 when it could not start / was killed)
+    std::vector<std::string> lines;  // stdout, one entry per line (without the newline)
+};
+
+// Runs `command` through /bin/sh; its stderr goes to ours.
+inline CommandResult run_lines(const std::string& command) {
+    CommandResult r;
+    std::fflush(stdout);
+    FILE* p = ::popen(command.c_str(), "r");
+    if (p == nullptr) return r;
+    std::string line;
+    char buf[4096];
+    while (std::fgets(buf, sizeof buf, p) != nullptr) {
+        line += buf;
+        if (!line.empty() && line.back() == '\n') {
+            line.pop_back();
+            r.lines.push_back(line);
+            line.clear();
+        }
+    }
+    if (!line.empty()) r.lines.push_back(line);
+    const int st = ::pclose(p);
+    if (st != -1 && WIFEXITED(st)) r.status = WEXITSTATUS(st);
+    r.ok = r.status == 0;
+    return r;
+}
+
+// Peak resident set size of this process (VmHWM), in MB (MiB, as ru_maxrss / 1024 on Linux).
+inline std::optional<double> peak_rss_mb() {
+    std::ifstream f("/proc/self/status");
+    std::string key;
+    while (f >> key) {
+        if (key == "VmHWM:") {
+            double kb = 0;
+            if (f >> kb) return kb / 1024.0;
+            return std::nullopt;
+        }
+        std::string rest;
+        std::getline(f, rest);
+    }
+    return std::nullopt;
 }
 
 }  // namespace bench

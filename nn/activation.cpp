@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 
 namespace ad::nn {
 
@@ -44,7 +45,15 @@ std::shared_ptr<Module> make_activation(Activation a) {
     throw ValueError("make_activation: unknown activation");
 }
 
-std::string LeakyReLU::name() const { return fmt::format("LeakyReLU(negative_slope={})", negative_slope); }
+std::string python_float(double v) {
+    // fmt's shortest round-trip form already switches to exponents where Python does (exponent
+    // below −4 or from 16 on); Python adds ".0" to integral values written without an exponent.
+    std::string s = fmt::format("{}", v);
+    if (std::isfinite(v) && s.find_first_of(".e") == std::string::npos) s += ".0";
+    return s;
+}
+
+std::string LeakyReLU::name() const { return fmt::format("LeakyReLU(negative_slope={})", python_float(negative_slope)); }
 std::string Softmax::name() const { return fmt::format("Softmax(dim={})", dim); }
 std::string LogSoftmax::name() const { return fmt::format("LogSoftmax(dim={})", dim); }
 

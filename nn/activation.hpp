@@ -16,6 +16,10 @@ const char* activation_name(Activation a);             // "ReLU", "LeakyReLU", .
 Activation parse_activation(std::string_view name);     // case-insensitive; ValueError if unknown
 std::shared_ptr<Module> make_activation(Activation a);  // a new module of that kind
 
+// A double as Python's repr() writes it ("0.5", "1.0", "1e-05", "1e+16"), so module reprs read
+// exactly like PyTorch's (fmt's "{}" would write 1.0 as "1").
+std::string python_float(double v);
+
 // A module without parameters that applies one function elementwise (or along an axis).
 class ReLU : public Module {
 public:

@@ -1,4 +1,5 @@
 #include <autodiff/kernels.hpp>
+#include <nn/activation.hpp>
 #include <nn/dropout.hpp>
 
 #include <cmath>
@@ -21,6 +22,6 @@ Tensor Dropout::forward(const Tensor& x) {
     return x * mask;
 }
 
-std::string Dropout::name() const { return fmt::format("Dropout(p={}, inplace=False)", p); }
+std::string Dropout::name() const { return fmt::format("Dropout(p={}, inplace=False)", python_float(p)); }
 
 }  // namespace ad::nn

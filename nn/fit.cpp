@@ -1,5 +1,6 @@
 #include <nn/fit.hpp>
 
+#include <nn/loss.hpp>
 #include <nn/metrics.hpp>
 
 #include <chrono>
@@ -52,8 +53,7 @@ Tensor default_classification_loss(const Tensor& logits, const Tensor& labels) {
     if (logits.dim() != 2 || labels.dim() != 1 || labels.shape()[0] != logits.shape()[0])
         throw ShapeError(fmt::format("cross_entropy: logits must be [N, C] and labels [N], got {} and {}",
                                      logits.shape().str(), labels.shape().str()));
-    const Tensor index = reshape(labels, Shape{labels.shape()[0], 1});
-    return -mean(gather(log_softmax(logits, 1), 1, index));
+    return cross_entropy(logits, labels);  // class indices, mean over the batch
 }
 
 EvalResult evaluate(Module& model, DataLoader& loader, const LossFn& loss) {

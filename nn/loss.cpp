@@ -30,13 +30,13 @@ void require_nonempty(const Tensor& losses, Reduction r, const char* op) {
     if (r == Reduction::Mean && losses.numel() == 0) throw ValueError(fmt::format("{}: empty batch (mean of no losses)", op));
 }
 
-// Every target value must be a number in [lo, hi].
-void check_targets(const Tensor& t, double lo, double hi, const char* op) {
+// Every value of t (a target, or what `what` names) must be a number in [lo, hi].
+void check_targets(const Tensor& t, double lo, double hi, const char* op, const char* what = "target") {
     const std::vector<double> v = t.detach().to_vector();
     for (std::size_t i = 0; i < v.size(); ++i) {
-        if (std::isnan(v[i])) throw ValueError(fmt::format("{}: target is NaN at flat index {}", op, i));
+        if (std::isnan(v[i])) throw ValueError(fmt::format("{}: {} is NaN at flat index {}", op, what, i));
         if (v[i] < lo || v[i] > hi)
-            throw ValueError(fmt::format("{}: target {} at flat index {} is outside [{}, {}]", op, v[i], i, lo, hi));
+            throw ValueError(fmt::format("{}: {} {} at flat index {} is outside [{}, {}]", op, what, v[i], i, lo, hi));
     }
 }
 
@@ -110,7 +110,7 @@ Tensor cross_entropy_indices(const Tensor& logits, const std::vector<std::int64_
 //   l = −(q·max(log p, −100) + (1 − q)·max(log(1 − p), −100)),
 //   ∂l/∂p = (p − q) / max(p(1 − p), 1e−12)   (PyTorch's formula),   ∂l/∂q = L0 − L1.
 Tensor bce_elementwise(const Tensor& p, const Tensor& q) {
-    const Tensor pc = p.detach().contiguous(), qc = q.detach().to(p.dtype()).contiguous();
+    const Tensor pc = p.detach().contiguous(), qc = q.detach().contiguous();  // q has p's dtype
     Tensor out = Tensor::empty(p.shape(), p.dtype());
     detail::dispatch(p.dtype(), [&]<class T>() {
         const T* pp = pc.data<T>();
@@ -145,7 +145,7 @@ Tensor mse_loss(const Tensor& pred, const Tensor& target, MSEOptions o) {
     require_same_shape(pred, target, "mse_loss", "pred", "target");
     check_targets(target, -std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity(), "mse_loss");
     require_nonempty(pred, o.reduction, "mse_loss");
-    const Tensor sq = square(pred - target);
+    const Tensor sq = square(pred - target.to(pred.dtype()));
     return reduce_loss(o.half ? sq * 0.5 : sq, o.reduction);
 }
 
@@ -162,7 +162,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, CrossEntropyOpt
         check_targets(target, 0.0, 1.0, "cross_entropy");
         require_nonempty(target, o.reduction, "cross_entropy");
         const double c = static_cast<double>(logits.shape()[1]);
-        const Tensor q = o.label_smoothing > 0 ? target * (1.0 - o.label_smoothing) + o.label_smoothing / c : target;
+        const Tensor t = target.to(logits.dtype());
+        const Tensor q = o.label_smoothing > 0 ? t * (1.0 - o.label_smoothing) + o.label_smoothing / c : t;
         return reduce_loss(-sum(q * log_softmax(logits, 1), Axes{1}), o.reduction);
     }
     const std::vector<std::int64_t> labels = check_class_problem(logits, target, "cross_entropy", "logits");
@@ -183,16 +184,18 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
     require_same_shape(logits, targets, "binary_cross_entropy_with_logits", "logits", "targets");
     check_targets(targets, 0.0, 1.0, "binary_cross_entropy_with_logits");
     require_nonempty(logits, o.reduction, "binary_cross_entropy_with_logits");
-    const Tensor q = o.convention == LabelConvention::Note003 ? 1.0 - targets : targets;
+    const Tensor t = targets.to(logits.dtype());
+    const Tensor q = o.convention == LabelConvention::Note003 ? 1.0 - t : t;
     return reduce_loss(softplus(logits) - q * logits, o.reduction);
 }
 
 Tensor binary_cross_entropy(const Tensor& probs, const Tensor& targets, BCEOptions o) {
     require_same_shape(probs, targets, "binary_cross_entropy", "probs", "targets");
-    check_targets(probs, 0.0, 1.0, "binary_cross_entropy (probs)");
+    check_targets(probs, 0.0, 1.0, "binary_cross_entropy", "probability");
     check_targets(targets, 0.0, 1.0, "binary_cross_entropy");
     require_nonempty(probs, o.reduction, "binary_cross_entropy");
-    const Tensor q = o.convention == LabelConvention::Note003 ? 1.0 - targets : targets;
+    const Tensor t = targets.to(probs.dtype());
+    const Tensor q = o.convention == LabelConvention::Note003 ? 1.0 - t : t;
     return reduce_loss(bce_elementwise(probs, q), o.reduction);
 }
 

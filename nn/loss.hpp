@@ -2,6 +2,7 @@
 // Losses, as torch.nn.functional: each returns a 0-d tensor (the mean over the batch by default),
 // or per-element/per-sample losses with Reduction::None. Targets are constants of the graph in the
 // usual case, but every loss is also differentiable in its target (probability targets, MSE).
+// A target of the other floating dtype is converted to the prediction's (inside the graph).
 //
 //     Tensor logits = model(x);                                  // [N, C]
 //     Tensor loss = nn::cross_entropy(logits, labels);           // labels [N] holding 0..C−1

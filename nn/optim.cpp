@@ -187,6 +187,40 @@ void SGD::step() {
 
 // ---- Adam / AdamW ---------------------------------------------------------------------------------
 
+namespace {
+
+// The per-step constants of one Adam update, in the parameter's element type.
+template <class T>
+struct AdamStep {
+    T step_size;      // lr / (1 - β1^t)
+    T inv_bc2_sqrt;   // 1 / sqrt(1 - β2^t)
+    T eps, weight_decay;
+    T decay;          // 1 - lr·λ (AdamW's decoupled decay)
+    T one_b1, beta2, one_b2;
+};
+
+// PyTorch's Adam/AdamW update for one parameter buffer:
+//   g ← g + λx (L2) or x ← (1 − lr·λ)x (decoupled);  m ← m + (1−β1)(g − m);  v ← β2 v + (1−β2) g²;
+//   x ← x − lr/(1−β1^t) · m / (sqrt(v̂)/sqrt(1−β2^t) + ε),  v̂ = v or max(v̂, v) with amsgrad.
+template <class T, bool Decoupled, bool L2, bool Ams>
+void adam_update(const AdamStep<T>& a, std::int64_t n, T* __restrict x, const T* __restrict g, T* __restrict m,
+                 T* __restrict v, T* __restrict vmax) {
+    for (std::int64_t k = 0; k < n; ++k) {
+        T xk = x[k], d = g[k];
+        if constexpr (Decoupled) xk *= a.decay;
+        if constexpr (L2) d += a.weight_decay * xk;
+        const T mk = m[k] + a.one_b1 * (d - m[k]);
+        const T vk = a.beta2 * v[k] + a.one_b2 * d * d;
+        m[k] = mk;
+        v[k] = vk;
+        T vv = vk;
+        if constexpr (Ams) vv = vmax[k] = std::max(vmax[k], vk);
+        x[k] = xk - a.step_size * mk / (std::sqrt(vv) * a.inv_bc2_sqrt + a.eps);
+    }
+}
+
+}  // namespace
+
 Adam::Adam(std::vector<Tensor> params, AdamOptions o) : Adam(std::move(params), o, false, "Adam") {}
 
 Adam::Adam(std::vector<Tensor> params, AdamOptions o, bool decoupled, const char* who)
@@ -227,28 +261,27 @@ void Adam::step() {
         const double bc1 = 1.0 - std::pow(b1, static_cast<double>(t));
         const double bc2 = 1.0 - std::pow(b2, static_cast<double>(t));
         with_type(p.dtype(), [&]<class T>() {
-            const T step_size = static_cast<T>(lr() / bc1), bc2_sqrt = static_cast<T>(std::sqrt(bc2));
-            const T eps = static_cast<T>(o_.eps), wd = static_cast<T>(o_.weight_decay);
-            const T decay = static_cast<T>(1.0 - lr() * o_.weight_decay);
-            const T one_b1 = static_cast<T>(1.0 - b1), beta2 = static_cast<T>(b2), one_b2 = static_cast<T>(1.0 - b2);
-            const bool decoupled = decoupled_, l2 = !decoupled_ && o_.weight_decay != 0, ams = o_.amsgrad;
-            T* __restrict x = p.data<T>();
-            const T* __restrict gp = g.data<T>();
-            T* __restrict m = s.buffers[0].data<T>();
-            T* __restrict v = s.buffers[1].data<T>();
-            T* __restrict vmax = ams ? s.buffers[2].data<T>() : nullptr;
+            const AdamStep<T> a{static_cast<T>(lr() / bc1), static_cast<T>(1.0 / std::sqrt(bc2)),
+                                static_cast<T>(o_.eps), static_cast<T>(o_.weight_decay),
+                                static_cast<T>(1.0 - lr() * o_.weight_decay), static_cast<T>(1.0 - b1),
+                                static_cast<T>(b2), static_cast<T>(1.0 - b2)};
+            T* x = p.data<T>();
+            const T* gp = g.data<T>();
+            T* m = s.buffers[0].data<T>();
+            T* v = s.buffers[1].data<T>();
+            T* vmax = o_.amsgrad ? s.buffers[2].data<T>() : nullptr;
             const std::int64_t n = p.numel();
-            for (std::int64_t k = 0; k < n; ++k) {
-                T xk = x[k], d = gp[k];
-                if (decoupled) xk *= decay;
-                if (l2) d += wd * xk;
-                const T mk = m[k] + one_b1 * (d - m[k]);
-                const T vk = beta2 * v[k] + one_b2 * d * d;
-                m[k] = mk;
-                v[k] = vk;
-                T vv = vk;
-                if (ams) vv = vmax[k] = std::max(vmax[k], vk);
-                x[k] = xk - step_size * mk / (std::sqrt(vv) / bc2_sqrt + eps);
+            // One instantiation per combination of options, so each is a branch-free, vectorized loop.
+            const bool l2 = !decoupled_ && o_.weight_decay != 0;
+            if (decoupled_) {
+                if (o_.amsgrad) adam_update<T, true, false, true>(a, n, x, gp, m, v, vmax);
+                else adam_update<T, true, false, false>(a, n, x, gp, m, v, vmax);
+            } else if (l2) {
+                if (o_.amsgrad) adam_update<T, false, true, true>(a, n, x, gp, m, v, vmax);
+                else adam_update<T, false, true, false>(a, n, x, gp, m, v, vmax);
+            } else {
+                if (o_.amsgrad) adam_update<T, false, false, true>(a, n, x, gp, m, v, vmax);
+                else adam_update<T, false, false, false>(a, n, x, gp, m, v, vmax);
             }
         });
         p.bump_version();

@@ -249,9 +249,21 @@ void reductions(Builder& b) {
     b.add("var", "correction 0, groups of one", [](const Ts& x) { return var(x[0], Axes(1), false, 0); },
           [](const Rs& x) { return ref_reduce(x[0], {1}, false, [](const std::vector<double>& g) { return ref_var_of(g, 0); }); },
           {S({U({3, 1})})});
-    b.add("std", "correction 0", [](const Ts& x) { return std(x[0], 0); },
+    b.add("std", "correction 0", [](const Ts& x) { return std(x[0], Axes::all(), false, 0); },
           [](const Rs& x) { return ref_reduce(x[0], {}, false, [](const std::vector<double>& g) { return std::sqrt(ref_var_of(g, 0)); }); },
           {S({U({2, 3})})});
+    b.add("var", "correction 0, all elements", [](const Ts& x) { return var(x[0], Axes::all(), false, 0); },
+          [](const Rs& x) { return ref_reduce(x[0], {}, false, [](const std::vector<double>& g) { return ref_var_of(g, 0); }); },
+          {S({U({2, 3})})});
+    // A plain int is an axis, as PyTorch's var(x, dim): var(x, 1) reduces axis 1 (correction 1).
+    b.add("var", "var(x, 1) is over axis 1", [](const Ts& x) { return var(x[0], 1); },
+          [](const Rs& x) { return ref_reduce(x[0], {1}, false, [](const std::vector<double>& g) { return ref_var_of(g, 1); }); },
+          {S({U({3, 4})})});
+    b.add("std", "std(x, 0) is over axis 0", [](const Ts& x) { return std(x[0], 0); },
+          [](const Rs& x) {
+              return ref_reduce(x[0], {0}, false, [](const std::vector<double>& g) { return std::sqrt(ref_var_of(g, 1)); });
+          },
+          {S({U({3, 2})})});
     // ties: the gradient is split equally among the extrema
     const Tensor tie = from({1, 3, 3, 2, -1, -1}, {2, 3});
     b.add("max", "ties", [](const Ts& x) { return max(x[0]); }, [mx](const Rs& x) { return ref_reduce(x[0], {}, false, mx); },
@@ -360,6 +372,11 @@ void shape_ops(Builder& b) {
     for (const auto& [from_s, to_s] : std::vector<std::pair<Shape, Shape>>{{{3}, {2, 3}}, {{2, 1}, {2, 4}}, {{}, {2, 2}}, {{1, 3}, {2, 2, 3}}})
         one("expand", to_s.str(), [to = to_s](const Tensor& x) { return expand(x, to); },
             [to = Dims(to_s.begin(), to_s.end())](const Ref& x) { return ref_expand(x, to); }, {S({U(from_s)})});
+    // −1 keeps an existing dimension's size (PyTorch)
+    one("expand", "[2, -1, 4] keeps the 3", [](const Tensor& x) { return expand(x, {2, -1, 4}); },
+        [](const Ref& x) { return ref_expand(x, {2, 3, 4}); }, {S({U({3, 1})})});
+    one("expand", "[-1, -1] is itself", [](const Tensor& x) { return expand(x, {-1, -1}); }, [](const Ref& x) { return x; },
+        {S({U({2, 1})})});
     one("narrow", "axis 0", [](const Tensor& x) { return narrow(x, 0, 1, 2); }, [](const Ref& x) { return ref_slice(x, 0, 1, 3, 1); },
         {S({U({4, 3})})});
     one("narrow", "axis -1", [](const Tensor& x) { return narrow(x, -1, 2, 1); }, [](const Ref& x) { return ref_slice(x, -1, 2, 3, 1); },

@@ -2,7 +2,8 @@
 // central finite differences, for random dense networks in double precision.
 //
 // Three gradients of L_T = (1/n) Σ L_i for every layer's W and b:
-//   (a) the engine's: nn::Linear layers (f64), engine activations and an engine loss, backward();
+//   (a) the engine's: nn::Linear layers (f64), engine activations and the nn losses (nn::mse_loss,
+//       nn::cross_entropy, nn::binary_cross_entropy_with_logits), backward();
 //   (b) the hand δ rules' (delta::backprop);
 //   (c) central finite differences of the hand forward pass (delta::finite_differences: the
 //       five-point stencil with h = 1e-3, error ~1e-12 absolute for these losses).
@@ -14,6 +15,7 @@
 #include <autodiff/autodiff.hpp>
 #include <nn/delta_rules.hpp>
 #include <nn/linear.hpp>
+#include <nn/loss.hpp>
 #include <nn/optim.hpp>
 
 #include <doctest/doctest.h>
@@ -108,23 +110,25 @@ struct EngineNet {
 
 ad::Tensor to_tensor(const Matrix& m) { return ad::Tensor::from_data(std::span<const double>(m.data), {m.rows, m.cols}); }
 
-// The head's loss L_T written with engine ops (mean over the batch of the per-sample loss).
+// The head's loss L_T through the nn library's losses: the per-sample loss summed over output
+// units, averaged over the batch (nn::mse_loss's Mean would also divide by the output width, so
+// the squared errors are summed and divided by n).
 ad::Tensor engine_loss(const HeadCase& c, const ad::Tensor& out, const Matrix& Y) {
+    namespace nn = ad::nn;
     const double n = static_cast<double>(Y.rows);
     const ad::Tensor y = to_tensor(Y);
     switch (c.head.loss) {
-        case Loss::HalfSquaredError: return ad::sum(ad::square(out - y)) * (0.5 / n);
-        case Loss::SquaredError: return ad::sum(ad::square(out - y)) / n;
-        case Loss::SoftmaxCrossEntropy: {
-            const ad::Tensor logp = ad::log_softmax(out, 1);
-            if (c.soft_targets) return -ad::sum(y * logp) / n;
-            const ad::Tensor labels = ad::argmax(y, 1, /*keepdim=*/true);  // one-hot rows → class indices
-            return -ad::sum(ad::gather(logp, 1, labels)) / n;
-        }
+        case Loss::HalfSquaredError: return nn::mse_loss(out, y, {.reduction = nn::Reduction::Sum, .half = true}) / n;
+        case Loss::SquaredError: return nn::mse_loss(out, y, {.reduction = nn::Reduction::Sum}) / n;
+        case Loss::SoftmaxCrossEntropy:
+            if (c.soft_targets) return nn::cross_entropy(out, y);  // probability targets, mean over the batch
+            return nn::cross_entropy(out, ad::argmax(y, 1));       // one-hot rows → class indices [n]
         case Loss::SigmoidBinaryCrossEntropy: {
-            // −q log σ(s) − (1−q) log(1−σ(s)) = softplus(s) − q s, with q = t or 1 − t (note 003).
-            const ad::Tensor q = c.head.labels == LabelConvention::Note003 ? 1.0 - y : y;
-            return ad::sum(ad::softplus(out) - q * out) / n;
+            // softplus(s) − q s with q = t (TargetIsPositive) or 1 − t (note 003)
+            const nn::LabelConvention convention = c.head.labels == LabelConvention::Note003
+                                                       ? nn::LabelConvention::Note003
+                                                       : nn::LabelConvention::TargetIsPositive;
+            return nn::binary_cross_entropy_with_logits(out, y, {.reduction = nn::Reduction::Sum, .convention = convention}) / n;
         }
     }
     return {};
@@ -353,7 +357,7 @@ TEST_CASE("note 002's worked example: a = (0.3, 0.5, 0.2), y = (0, 1, 0) gives L
     SUBCASE("by the engine") {
         ad::Tensor at = ad::Tensor::from_data(std::span<const double>(a), {1, 3}).requires_grad_();
         const ad::Tensor yt = ad::Tensor::from_data(std::span<const double>(y), {1, 3});
-        const ad::Tensor L = ad::sum(ad::square(at - yt)) * 0.5;
+        const ad::Tensor L = ad::nn::mse_loss(at, yt, {.reduction = ad::nn::Reduction::Sum, .half = true});
         CHECK(L.item() == doctest::Approx(0.19).epsilon(1e-15));
         L.backward();
         const std::vector<double> g = at.grad().to_vector();

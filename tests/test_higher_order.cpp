@@ -187,7 +187,7 @@ TEST_CASE("higher order: second derivatives of tensor ops pass gradgradcheck") {
         {"softmax", [](const std::vector<Tensor>& in) { return ad::softmax(ad::matmul(in[0], in[1]), 1); }},
         {"log_softmax", [](const std::vector<Tensor>& in) { return ad::log_softmax(in[0], 0); }},
         {"div", [](const std::vector<Tensor>& in) { return ad::matmul(in[0], in[1]) / (ad::sum(in[1] * in[1]) + 1.0); }},
-        {"var", [](const std::vector<Tensor>& in) { return ad::var(ad::matmul(in[0], in[1]), 0); }},
+        {"var", [](const std::vector<Tensor>& in) { return ad::var(ad::matmul(in[0], in[1]), ad::Axes::all(), false, 0); }},
     };
     for (const auto& entry : fs) {
         const char* name = entry.first;
@@ -240,6 +240,114 @@ TEST_CASE("higher order: backward(create_graph) leaves differentiable gradients 
     t.zero_grad();
     ad::sum(g * g).backward();  // ∂Σ 9t⁴ = 36 t³
     check_close(t.grad().to_vector(), {36 * 0.125, -36.0, 36 * 8.0}, 1e-12);
+}
+
+TEST_CASE("higher order: a hook on Values is differentiated through, also where the gradient is 0") {
+    // f = x²y with a hook doubling x's gradient: x.grad = 2·2xy = 4xy; ∂/∂x = 4y, ∂/∂y = 4x.
+    // At x = 0 the gradient is 0 (the old rescaling g·(hook(g)/g) gave NaN there).
+    for (const double x0 : {0.8, 0.0, -1.25}) {
+        CAPTURE(x0);
+        Value x = x0, y = 1.5;
+        x.register_hook([](const Value& g) { return g * 2.0; });
+        Value f = x * x * y;
+        f.backward({.create_graph = true});
+        const Value gx = x.grad_value();
+        CHECK(gx.value() == doctest::Approx(4 * x0 * 1.5));
+        CHECK(x.grad() == doctest::Approx(4 * x0 * 1.5));
+        const auto h = ad::gradients(gx, {x, y});
+        CHECK(h[0].value() == doctest::Approx(4 * 1.5));
+        CHECK(h[1].value() == doctest::Approx(4 * x0));
+        CHECK(y.grad_value().value() == doctest::Approx(x0 * x0));  // no hook on y
+    }
+    // An interior hook: m = x², f = m·y, hook doubles m's gradient y → 2y; ∂f/∂x = 2y·2x = 4xy,
+    // whose derivatives are 4y (x) and 4x (y). At y = 0, m's gradient is 0.
+    for (const double y0 : {0.0, 1.5}) {
+        CAPTURE(y0);
+        Value x = 0.7, y = y0;
+        Value m = x * x;
+        m.register_hook([](const Value& g) { return g * 2.0; });
+        (m * y).backward({.create_graph = true});
+        const Value gx = x.grad_value();
+        CHECK(gx.value() == doctest::Approx(4 * 0.7 * y0));
+        const auto h = ad::gradients(gx, {x, y});
+        CHECK(h[0].value() == doctest::Approx(4 * y0));
+        CHECK(h[1].value() == doctest::Approx(4 * 0.7));
+    }
+    // As in PyTorch, a hook on an interior value runs whenever a gradient flows through it, so
+    // also in the sweep that differentiates the gradient: m = xy, f = m², hooked ∂f/∂m = 2·2m,
+    // gx = 4my; differentiating gx passes through m again (its gradient 4y is doubled to 8y):
+    // ∂gx/∂x = 8y·y = 32 at y = −2, ∂gx/∂y = 4m + 8y·x = 12xy. At x = 0 m's gradient is 0.
+    for (const double x0 : {0.0, 0.7}) {
+        CAPTURE(x0);
+        Value x = x0, y = -2.0;
+        Value m = x * y;
+        m.register_hook([](const Value& g) { return g * 2.0; });
+        (m * m).backward({.create_graph = true});
+        const Value gx = x.grad_value();
+        CHECK(gx.value() == doctest::Approx(4 * x0 * 4.0));
+        const auto h = ad::gradients(gx, {x, y});
+        CHECK(h[0].value() == doctest::Approx(8 * 4.0));
+        CHECK(h[1].value() == doctest::Approx(12 * x0 * -2.0));
+    }
+    // The hook's own operations are recorded: a hook that scales by a leaf w gives ∂(x.grad)/∂w.
+    {
+        Value x = 0.5, w = 3.0;
+        Value m = sin(x);
+        m.register_hook([w](const Value& g) { return g * w; });
+        (m * 1.0).backward({.create_graph = true});
+        const Value gx = x.grad_value();  // w·cos x
+        CHECK(gx.value() == doctest::Approx(3.0 * std::cos(0.5)));
+        const auto h = ad::gradients(gx, {x, w});
+        CHECK(h[0].value() == doctest::Approx(-3.0 * std::sin(0.5)));
+        CHECK(h[1].value() == doctest::Approx(std::cos(0.5)));
+    }
+    // ad::gradients(create_graph) runs interior hooks the same way
+    {
+        Value x = 0.0, y = 1.5;
+        Value m = x * x * y;
+        m.register_hook([](const Value& g) { return g * 2.0; });
+        const Value gx = ad::gradients(m * 1.0, {x}, {.create_graph = true})[0];  // 2·2xy
+        CHECK(gx.value() == 0.0);
+        CHECK(ad::gradients(gx, {x})[0].value() == doctest::Approx(4 * 1.5));
+    }
+}
+
+TEST_CASE("higher order: a hook on numbers under create_graph is a GraphError pointing to hooks on Values") {
+    // The old rescaling g·(hook(g)/g) assumed a linear hook and gave NaN at g = 0; a number
+    // cannot carry the graph, so such a hook is refused under create_graph (even at g = 0, where
+    // a doubling hook returns its argument unchanged).
+    for (const double a0 : {0.0, 0.8}) {
+        CAPTURE(a0);
+        Value a = a0, b = 2.0;
+        a.set_label("a");
+        a.register_hook([](double g) { return 2 * g; });
+        try {
+            (a * a * b).backward({.create_graph = true});
+            FAIL("expected a GraphError");
+        } catch (const ad::GraphError& e) {
+            const std::string msg = e.what();
+            CHECK(msg.find("'a'") != std::string::npos);
+            CHECK(msg.find("const ad::Value&") != std::string::npos);
+        }
+        // without create_graph the same hook is fine
+        a.zero_grad();
+        (a * b).backward();
+        CHECK(a.grad() == 4.0);
+    }
+    Value x = 1.0;
+    Value m = exp(x);
+    m.register_hook([](double g) { return g; });
+    CHECK_THROWS_AS((m * 1.0).backward({.create_graph = true}), ad::GraphError);
+}
+
+TEST_CASE("higher order: a tensor hook is differentiated through under create_graph") {
+    Tensor x = Tensor(std::initializer_list<double>{0.0, 0.5, -1.0}).requires_grad_();
+    x.register_hook([](const Tensor& g) { return g * 2.0; });
+    ad::sum(ad::pow(x, 3.0)).backward({.create_graph = true});
+    const Tensor g = x.grad();  // 2·3x²
+    CHECK(g.to_vector() == Vec{0.0, 1.5, 6.0});
+    const Tensor gg = ad::gradients(ad::sum(g), {x})[0];  // 12x
+    check_close(gg.to_vector(), {0.0, 6.0, -12.0}, 1e-12);
 }
 
 TEST_CASE("higher order: gradient of the gradient of a 10^6-node chain, no recursion") {

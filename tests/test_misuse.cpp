@@ -7,7 +7,9 @@
 #include <nn/checkpoint.hpp>
 #include <nn/data.hpp>
 #include <nn/linear.hpp>
+#include <nn/loss.hpp>
 #include <nn/optim.hpp>
+#include <nn/sequential.hpp>
 
 #include <unistd.h>
 
@@ -592,5 +594,18 @@ TEST_CASE("data set and loader misuse") {
     EXPECT_ERROR(ad::ShapeError, data->get_batch(ok, wrong, l), "[1, 3]");
     EXPECT_ERROR(ad::ValueError, nn::ByteImageDataset({1, 2, 3}, {2}, {0, 1}, 2), "ByteImageDataset", "3 pixels");
     EXPECT_ERROR(ad::ValueError, nn::ByteImageDataset({1, 2}, {1}, {0, 5}, 2), "ByteImageDataset", "label 5");
+    check_healthy();
+}
+
+TEST_CASE("loss and model-building misuse") {
+    const Tensor logits = Tensor({{0.5, -0.5, 1.0}, {2.0, 0.0, -1.0}}).requires_grad_();
+    EXPECT_ERROR(ad::ValueError, nn::cross_entropy(logits, Tensor({0.0, 3.0})), "cross_entropy", "label 3", "index 1",
+                 "3 classes");
+    EXPECT_ERROR(ad::ValueError, nn::cross_entropy(logits, Tensor({std::nan(""), 0.0})), "cross_entropy", "label nan");
+    EXPECT_ERROR(ad::ShapeError, nn::cross_entropy(logits, Tensor({0.0, 1.0, 2.0})), "cross_entropy", "[2, 3]", "[3]");
+    EXPECT_ERROR(ad::ValueError, nn::MLP({784, 0, 10}), "MLP", "positive", "784-0-10");
+    const auto model = nn::MLP({4, 3, 2});
+    EXPECT_ERROR(ad::ValueError, (*model)[3], "Sequential", "index 3", "3 modules");
+    EXPECT_ERROR(ad::ValueError, model->at<nn::Linear>(1), "Sequential::at(1)", "ReLU()");
     check_healthy();
 }

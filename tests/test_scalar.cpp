@@ -245,6 +245,17 @@ TEST_CASE("hooks see and can change a gradient") {
     m.register_hook([](double g) { return g * 10.0; });
     (m * 1.0).backward();
     CHECK(a.grad() == 50.0);
+    // hooks on Values work in a plain backward too (they get a constant, nothing is recorded)
+    Value b = 3.0;
+    b.register_hook([](const Value& g) { return g * 2.0 + 1.0; });
+    auto n = b * 4.0;
+    n.register_hook([](const Value& g) { return -g; });
+    auto root = n * 1.0;
+    const auto recorded = ad::detail::tape().size;
+    root.backward();
+    CHECK(b.grad() == -4.0 * 2.0 + 1.0);
+    CHECK(ad::detail::tape().size == recorded);  // the hooks recorded nothing
+    CHECK_THROWS_AS(b.register_hook(std::function<double(double)>()), ad::ValueError);
 }
 
 TEST_CASE("anomaly mode names the op that produced a non-finite gradient") {

@@ -6,7 +6,12 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <new>
+#include <span>
+#include <string>
+#include <vector>
 
 using ad::Shape;
 using ad::Tensor;
@@ -77,6 +82,43 @@ TEST_CASE("factories: zeros ones full scalar eye arange linspace empty") {
     CHECK(contains(error_of<ad::ValueError>([] { Tensor::arange(0, 1, 0); }), "arange"));
     CHECK(contains(error_of<ad::ValueError>([] { Tensor::linspace(0, 1, -1); }), "linspace"));
     CHECK(contains(error_of<ad::ShapeError>([] { Tensor::zeros({2, -1}); }), "negative dimension"));
+}
+
+TEST_CASE("a shape whose element count or byte size does not fit is a ShapeError naming it, before any allocation") {
+    constexpr std::int64_t k40 = std::int64_t(1) << 40;
+    // 2^80 elements: numel() would wrap (to 0) and give a 64-byte tensor claiming this shape
+    const std::string msg = error_of<ad::ShapeError>([] { Tensor::zeros({k40, k40}); });
+    CHECK(contains(msg, "[1099511627776, 1099511627776]"));
+    CHECK(contains(msg, "too many elements"));
+    CHECK(contains(error_of<ad::ShapeError>([] { Tensor::empty({256, 256, 256, 256, 256, 256, 256, 256}); }),
+                   "[256, 256, 256, 256, 256, 256, 256, 256]"));  // exactly 2^64
+    CHECK(contains(error_of<ad::ShapeError>([] { Tensor::empty({std::int64_t(1) << 32, std::int64_t(1) << 32}, ad::f64); }),
+                   "[4294967296, 4294967296]"));
+    // the element count fits in int64 but the byte count does not fit in size_t (it would wrap to 0)
+    const std::string bytes = error_of<ad::ShapeError>([] { Tensor::empty({std::int64_t(1) << 62}); });
+    CHECK(contains(bytes, "[4611686018427387904]"));
+    CHECK(contains(bytes, "float32"));
+    CHECK(contains(error_of<ad::ShapeError>([] { Tensor::ones({std::int64_t(1) << 61}, ad::f64); }), "[2305843009213693952]"));
+    CHECK(contains(error_of<ad::ShapeError>([] { Tensor::full({3, std::int64_t(1) << 61}, 1.0); }), "[3, 2305843009213693952]"));
+    // every factory goes through the same check
+    CHECK(contains(error_of<ad::ShapeError>([] { Tensor::eye(std::int64_t(1) << 32); }), "[4294967296, 4294967296]"));
+    CHECK(contains(error_of<ad::ShapeError>([] { Tensor::randn({k40, k40}, ad::f32, 1); }), "[1099511627776, 1099511627776]"));
+    CHECK(contains(error_of<ad::ShapeError>([] { Tensor::from_data(std::span<const double>(), Shape{k40, k40, 0, k40}); }),
+                   "[1099511627776, 1099511627776, 0, 1099511627776]"));
+    CHECK(contains(error_of<ad::ShapeError>([] { Tensor::arange(0, 1e30); }), "arange"));
+    // negative dimensions, with the shape
+    CHECK(contains(error_of<ad::ShapeError>([] { Tensor::zeros({2, -3}); }), "[2, -3]"));
+    CHECK(contains(error_of<ad::ShapeError>([] { Tensor::eye(-2); }), "[-2, -2]"));
+    // reshape checks the target the same way: [2^32, 2^32] would wrap to 0 elements
+    const Tensor none = Tensor::zeros({0});
+    CHECK(contains(error_of<ad::ShapeError>([&] { ad::reshape(none, {std::int64_t(1) << 32, std::int64_t(1) << 32}); }),
+                   "[4294967296, 4294967296]"));
+    CHECK(contains(error_of<ad::ShapeError>([&] { ad::reshape(none, {-1, k40, k40}); }), "[-1, 1099511627776, 1099511627776]"));
+    // shapes that fit still work, including 0-element ones with a large dimension
+    CHECK(Tensor::zeros({0, k40}).numel() == 0);
+    CHECK(Tensor::zeros({3, 0, 5}).shape() == Shape{3, 0, 5});
+    // the allocator itself refuses sizes no object can have (it would loop on wrapped size classes)
+    CHECK_THROWS_AS(ad::Storage(std::numeric_limits<std::size_t>::max()), std::bad_alloc);
 }
 
 TEST_CASE("seeded random numbers: reproducible, pinned, and in range") {
@@ -261,6 +303,21 @@ TEST_CASE("fmt formatting matches PyTorch's repr") {
     CHECK(fmt::format("{}", x) == "tensor([1., 2.], dtype=float64, requires_grad=True)");
     CHECK(fmt::format("{}", x * x) == "tensor([1., 4.], dtype=float64, grad_fn=<mul>)");
     CHECK(fmt::format("{:>20}", Tensor::scalar(1)) == "          tensor(1.)");
+    CHECK(fmt::format("{}", ad::square(x)) == "tensor([1., 4.], dtype=float64, grad_fn=<square>)");
+}
+
+TEST_CASE("Tensor::str() is the same text as fmt::format(\"{}\", t)") {
+    Tensor x = Tensor({1, 2}).requires_grad_();
+    const std::vector<Tensor> ts = {Tensor({1.5, -2.25}, ad::f32), Tensor::scalar(-2, ad::f64), Tensor::zeros({0, 3}),
+                                    Tensor::ones({40, 40}), Tensor::arange(0, 9, 1, ad::f64) / 8.0, x, x * x,
+                                    ad::transpose(Tensor({{1, 2}, {3, 4}}), 0, 1), Tensor()};
+    for (const Tensor& t : ts) {
+        const std::string expected = fmt::format("{}", t);
+        CAPTURE(expected);
+        CHECK(t.str() == expected);
+    }
+    CHECK(Tensor().str() == "tensor(undefined)");
+    CHECK(Tensor({3.0}).str() == "tensor([3.], dtype=float64)");
 }
 
 // ---- undefined, detach, requires_grad_ ----------------------------------------------------------------
@@ -339,6 +396,42 @@ TEST_CASE("hooks on tensor gradients: leaf and interior") {
     CHECK(contains(error_of<ad::GraphError>([&] { c.register_hook([](const Tensor& g) { return g; }); }), "require"));
 }
 
+TEST_CASE("a tensor hook that changes the gradient's shape or dtype is a GraphError naming the tensor and both shapes") {
+    Tensor x = Tensor({1, 2}).requires_grad_();
+    x.set_label("w");
+    x.register_hook([](const Tensor&) { return Tensor({1.0, 2.0, 3.0}); });
+    const std::string leaf = error_of<ad::GraphError>([&] { ad::sum(x * 2.0).backward(); });
+    CHECK(contains(leaf, "hook"));
+    CHECK(contains(leaf, "'w'"));
+    CHECK(contains(leaf, "[3]"));
+    CHECK(contains(leaf, "[2]"));
+    CHECK_FALSE(x.grad().defined());  // nothing of the wrong shape was accumulated
+
+    Tensor y = Tensor({1, 2, 3}).requires_grad_();
+    Tensor mid = y * 3.0;
+    mid.set_label("mid");
+    mid.register_hook([](const Tensor& g) { return ad::sum(g); });  // [3] → []
+    const std::string interior = error_of<ad::GraphError>([&] { ad::sum(mid * mid).backward(); });
+    CHECK(contains(interior, "'mid'"));
+    CHECK(contains(interior, "'mul_scalar'"));
+    CHECK(contains(interior, "shape []"));
+    CHECK(contains(interior, "shape [3]"));
+    CHECK_FALSE(y.grad().defined());
+
+    // same shape, other dtype
+    Tensor z = Tensor({1.0, 2.0}, ad::f32).requires_grad_();
+    z.register_hook([](const Tensor& g) { return g.to(ad::f64); });
+    const std::string dt = error_of<ad::GraphError>([&] { ad::sum(z).backward(); });
+    CHECK(contains(dt, "float64"));
+    CHECK(contains(dt, "float32"));
+    CHECK(contains(dt, "a leaf tensor of shape [2]"));
+    // a broadcastable but different shape is still wrong (e.g. [1] for [2])
+    Tensor u = Tensor({1.0, 2.0}).requires_grad_();
+    Tensor um = u * 1.0;
+    um.register_hook([](const Tensor&) { return Tensor({5.0}); });
+    CHECK(contains(error_of<ad::GraphError>([&] { ad::sum(um).backward(); }), "[1]"));
+}
+
 TEST_CASE("anomaly mode names the op that produced a non-finite gradient") {
     Tensor x = Tensor({0.0, 1.0}).requires_grad_();
     {
@@ -347,6 +440,11 @@ TEST_CASE("anomaly mode names the op that produced a non-finite gradient") {
         CHECK(contains(msg, "'sqrt'"));
         const std::string msg2 = error_of<ad::AnomalyError>([&] { ad::sum(ad::log(x) * 2.0).backward(); });
         CHECK(contains(msg2, "'log'"));
+        // square is its own op (it used to be recorded, and named, as 'pow_scalar')
+        const Tensor big = Tensor({1.0, std::numeric_limits<double>::infinity()}).requires_grad_();
+        const std::string msg3 = error_of<ad::AnomalyError>([&] { ad::sum(ad::square(big)).backward(); });
+        CHECK(contains(msg3, "'square'"));
+        CHECK_FALSE(contains(msg3, "pow"));
     }
     CHECK_FALSE(ad::anomaly_mode());
     x.zero_grad();

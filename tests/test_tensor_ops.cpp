@@ -226,3 +226,83 @@ TEST_CASE("registry: the headers declare no op missing from public_ops()") {
         if (op.declared.rfind("Tensor::", 0) != 0 && op.declared != "item_value" && op.declared != "tensor_from_value")
             CHECK_MESSAGE(declared.count(op.declared) == 1, ("public_ops() lists " + op.declared + ", which no header declares"));
 }
+
+// ---- specific contracts (beyond the registry's numeric checks) ---------------------------------------
+
+namespace {
+template <class E, class F>
+std::string error_of(F f) {
+    try {
+        f();
+    } catch (const E& e) {
+        return e.what();
+    }
+    return "(no exception)";
+}
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+}  // namespace
+
+TEST_CASE("expand: -1 keeps an existing dimension, other negative sizes are ShapeErrors naming the shapes") {
+    const Tensor x = ad::reshape(Tensor({1.0, 2.0, 3.0}), {3, 1});
+    CHECK(ad::expand(x, {-1, 4}).shape() == ad::Shape{3, 4});
+    CHECK(ad::expand(x, {2, -1, 4}).shape() == ad::Shape{2, 3, 4});
+    CHECK(ad::expand(x, {-1, -1}).shape() == ad::Shape{3, 1});
+    const std::string neg = error_of<ad::ShapeError>([] { ad::expand(Tensor::zeros({1}), {-3}); });
+    CHECK(contains(neg, "expand"));
+    CHECK(contains(neg, "[-3]"));
+    CHECK(contains(neg, "[1]"));
+    CHECK(contains(error_of<ad::ShapeError>([&] { ad::expand(x, {3, -2}); }), "[3, -2]"));
+    CHECK(contains(error_of<ad::ShapeError>([&] { ad::expand(x, {-5, 3, 4}); }), "[-5, 3, 4]"));  // a new dimension
+    // −1 cannot size a new leading dimension (PyTorch: "not allowed in a leading, non-existing dimension")
+    CHECK(contains(error_of<ad::ShapeError>([&] { ad::expand(x, {-1, 3, 4}); }), "leading"));
+    // a broadcast view whose element count would overflow int64
+    constexpr std::int64_t k40 = std::int64_t(1) << 40;
+    CHECK(contains(error_of<ad::ShapeError>([] { ad::expand(Tensor::scalar(1.0), {k40, k40}); }), "[1099511627776, 1099511627776]"));
+    // the gradient through a −1 expand sums over the broadcast dimension only
+    Tensor w = Tensor::full({2, 1}, 1.0, ad::f64).requires_grad_();
+    ad::sum(ad::expand(w, {-1, 5})).backward();
+    CHECK(w.grad().shape() == ad::Shape{2, 1});
+    CHECK(w.grad().to_vector() == std::vector<double>{5, 5});
+}
+
+TEST_CASE("square records its own op, named 'square'") {
+    Tensor x = Tensor({1.0, -2.0}).requires_grad_();
+    const Tensor y = ad::square(x);
+    CHECK(contains(y.str(), "grad_fn=<square>"));
+    ad::sum(y).backward();
+    CHECK(x.grad().to_vector() == std::vector<double>{2, -4});
+    CHECK(ad::square(Tensor({3.0}, ad::f32)).dtype() == ad::f32);
+}
+
+namespace {
+// var(x, true) would otherwise pick Axes(int) and mean axis 1.
+template <class X>
+concept var_accepts_bool = requires(X x) { ad::var(x, true); };
+}  // namespace
+static_assert(!var_accepts_bool<Tensor>, "an Axes must not be made from a bool");
+
+TEST_CASE("var and std read as in PyTorch: var(x) over all elements, var(x, 1) over axis 1, correction only after the axes") {
+    const Tensor x = Tensor({{1.0, 2.0, 3.0, 10.0}, {4.0, 4.0, 4.0, 4.0}, {0.0, 2.0, 0.0, 2.0}});  // [3, 4]
+    // axis 1: row variances with Bessel's correction
+    const Tensor v1 = ad::var(x, 1);
+    CHECK(v1.shape() == ad::Shape{3});
+    CHECK(v1.at({0}) == doctest::Approx(((-3) * (-3) + 2 * 2 + 1 + 6 * 6) / 3.0));  // mean 4
+    CHECK(v1.at({1}) == 0.0);
+    CHECK(v1.at({2}) == doctest::Approx(4.0 / 3.0));
+    CHECK(ad::var(x, 1, true).shape() == ad::Shape{3, 1});
+    CHECK(ad::std(x, 0).shape() == ad::Shape{4});
+    CHECK(ad::std(x, 1).at({2}) == doctest::Approx(std::sqrt(4.0 / 3.0)));
+    // all elements: correction 1 by default, any correction through the axes overload
+    const std::vector<double> v = x.to_vector();
+    double m = 0;
+    for (double e : v) m += e / 12.0;
+    double ss = 0;
+    for (double e : v) ss += (e - m) * (e - m);
+    CHECK(ad::var(x).item() == doctest::Approx(ss / 11.0));
+    CHECK(ad::var(x, ad::Axes::all(), false, 0).item() == doctest::Approx(ss / 12.0));
+    CHECK(ad::std(x, ad::Axes::all(), false, 0).item() == doctest::Approx(std::sqrt(ss / 12.0)));
+    CHECK(ad::var(x, 1, false, 0).at({2}) == doctest::Approx(1.0));
+    // an out-of-range int is an axis error now, not a silent correction
+    CHECK(contains(error_of<ad::ShapeError>([&] { ad::var(x, 7); }), "axis 7"));
+    CHECK(contains(error_of<ad::ShapeError>([&] { ad::std(x, 2); }), "axis 2"));
+}

@@ -191,9 +191,9 @@ Tensor var(const Tensor& x, const Axes& axes, bool keepdim, int correction) {
     const Tensor d = x - mean(x, axes, true);
     return sum(d * d, axes, keepdim) / static_cast<double>(std::max<std::int64_t>(n - correction, 0));
 }
-Tensor var(const Tensor& x, int correction) { return var(x, Axes(std::vector<std::int64_t>{}), false, correction); }
+Tensor var(const Tensor& x) { return var(x, Axes::all()); }
 Tensor std(const Tensor& x, const Axes& axes, bool keepdim, int correction) { return sqrt(var(x, axes, keepdim, correction)); }
-Tensor std(const Tensor& x, int correction) { return sqrt(var(x, correction)); }
+Tensor std(const Tensor& x) { return sqrt(var(x)); }
 
 // ---- logsumexp --------------------------------------------------------------------------------------
 Tensor logsumexp(const Tensor& x, const Axes& axes, bool keepdim) {

@@ -7,13 +7,16 @@
 
 namespace ad {
 
-// A set of axes: sum(x, 1), sum(x, {0, 2}), or all axes when omitted.
+// A set of axes: sum(x, 1), sum(x, {0, 2}), or all axes when omitted (or Axes::all()).
 struct Axes {
-    std::vector<std::int64_t> list;
+    std::vector<std::int64_t> list;  // empty: all axes
+    Axes() = default;
     Axes(std::int64_t a) : list{a} {}
     Axes(int a) : list{a} {}
+    Axes(bool) = delete;  // sum(x, true) would silently mean axis 1
     Axes(std::initializer_list<std::int64_t> l) : list(l) {}
     Axes(std::vector<std::int64_t> l) : list(std::move(l)) {}
+    static Axes all() { return Axes(); }
 };
 
 Tensor sum(const Tensor& x);                                       // ∂ = 1
@@ -26,11 +29,14 @@ Tensor max(const Tensor& x);
 Tensor max(const Tensor& x, const Axes& axes, bool keepdim = false);
 Tensor min(const Tensor& x);
 Tensor min(const Tensor& x, const Axes& axes, bool keepdim = false);
-// Variance and standard deviation; `correction` = 1 is Bessel's (PyTorch's default).
+// Variance and standard deviation, read as in PyTorch: var(x) is over all elements, var(x, 1)
+// over axis 1. `correction` (divide by n − correction; 1 is Bessel's, PyTorch's default) is only
+// given after the axes: var(x, 1, false, 0), or var(x, ad::Axes::all(), false, 0) for all
+// elements.
+Tensor var(const Tensor& x);
 Tensor var(const Tensor& x, const Axes& axes, bool keepdim = false, int correction = 1);
-Tensor var(const Tensor& x, int correction = 1);
+Tensor std(const Tensor& x);
 Tensor std(const Tensor& x, const Axes& axes, bool keepdim = false, int correction = 1);
-Tensor std(const Tensor& x, int correction = 1);
 // log Σ e^x, stable: m + log Σ e^{x−m}; ∂ = softmax(x). Finite for inputs of ±1000.
 Tensor logsumexp(const Tensor& x, const Axes& axes, bool keepdim = false);
 Tensor logsumexp(const Tensor& x);

@@ -120,8 +120,8 @@ Tensor reshape(const Tensor& x, const Shape& shape_in) {
             infer = i;
         } else if (shape[i] < 0) {
             throw ShapeError(fmt::format("reshape: negative dimension in {}", shape_in.str()));
-        } else {
-            known *= shape[i];
+        } else if (__builtin_mul_overflow(known, shape[i], &known)) {
+            throw ShapeError(fmt::format("reshape: shape {} has too many elements (more than 2^63 - 1)", shape_in.str()));
         }
     }
     if (infer >= 0) {
@@ -130,7 +130,7 @@ Tensor reshape(const Tensor& x, const Shape& shape_in) {
                                          x.shape().str(), x.numel(), shape_in.str()));
         shape[infer] = x.numel() / known;
     }
-    if (shape.numel() != x.numel())
+    if (shape.checked_numel("reshape") != x.numel())
         throw ShapeError(fmt::format("reshape: cannot reshape a tensor of shape {} ({} elements) into {}", x.shape().str(),
                                      x.numel(), shape_in.str()));
     if (shape == x.shape()) return x;
@@ -207,18 +207,33 @@ Tensor transpose(const Tensor& x, std::int64_t a0, std::int64_t a1) {
 }
 
 // ---- expand ---------------------------------------------------------------------------------------------
-Tensor expand(const Tensor& x, const Shape& shape) {
-    if (x.shape() == shape) return x;
-    const int lead = shape.size() - x.shape().size();
+// As PyTorch: −1 keeps an existing dimension's size; new (leading) dimensions need a size ≥ 0.
+Tensor expand(const Tensor& x, const Shape& shape_in) {
+    if (x.shape() == shape_in) return x;
+    const int lead = shape_in.size() - x.shape().size();
     if (lead < 0)
-        throw ShapeError(fmt::format("expand: cannot expand shape {} to fewer dimensions {}", x.shape().str(), shape.str()));
+        throw ShapeError(fmt::format("expand: cannot expand shape {} to fewer dimensions {}", x.shape().str(), shape_in.str()));
+    Shape shape = shape_in;
+    for (int i = 0; i < shape.size(); ++i) {
+        if (shape[i] >= 0) continue;
+        if (shape[i] == -1 && i >= lead) {
+            shape[i] = x.shape()[i - lead];
+        } else {
+            throw ShapeError(fmt::format("expand: shape {} cannot be expanded to {} (dimension {}: size {} {})",
+                                         x.shape().str(), shape_in.str(), i, shape[i],
+                                         shape[i] == -1 ? "is not allowed in a new leading dimension"
+                                                        : "is negative; only -1, keeping an existing size, is allowed"));
+        }
+    }
+    (void)shape.checked_numel("expand");  // the view's element count must fit, like an allocation's
+    if (x.shape() == shape) return x;
     Shape st;
     st.resize(shape.size(), 0);
     for (int i = 0; i < x.shape().size(); ++i) {
         const std::int64_t d = x.shape()[i], t = shape[i + lead];
         if (d != t && d != 1)
             throw ShapeError(fmt::format("expand: shape {} cannot be expanded to {} (dimension {}: {} vs {})",
-                                         x.shape().str(), shape.str(), i + lead, d, t));
+                                         x.shape().str(), shape_in.str(), i + lead, d, t));
         st[i + lead] = d == 1 ? 0 : x.strides()[i];
     }
     Tensor y = view_of(x, shape, st, x.offset());

@@ -15,7 +15,9 @@ Tensor squeeze(const Tensor& x, std::int64_t axis);
 Tensor unsqueeze(const Tensor& x, std::int64_t axis);
 Tensor transpose(const Tensor& x, std::int64_t a0, std::int64_t a1);
 Tensor permute(const Tensor& x, const std::vector<std::int64_t>& order);
-Tensor expand(const Tensor& x, const Shape& shape);   // broadcast view; ∂ = sum_to(x's shape)
+// Broadcast view; ∂ = sum_to(x's shape). As PyTorch, −1 keeps an existing dimension's size;
+// any other negative size (or −1 for a new leading dimension) is a ShapeError.
+Tensor expand(const Tensor& x, const Shape& shape);
 Tensor contiguous(const Tensor& x);
 // Elements [start, start+length) along axis (a view).
 Tensor narrow(const Tensor& x, std::int64_t axis, std::int64_t start, std::int64_t length);

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Runs the benchmarks of a build directory in order — bench_scalar, bench_mlp, bench_fashion —
+# prints their tables, and collects their "JSON {...}" lines (the objects only, one per line) into
+# bench/results/latest.jsonl (or --out FILE).
+#
+#   bench/run.sh BUILD_DIR [--quick] [--threads N] [--out FILE]
+#
+#   --quick      smoke run: bench_scalar --quick, bench_mlp --quick (3 short repetitions),
+#                bench_fashion --epochs 1
+#   --threads N  OpenBLAS threads for us and the thread count passed to the anchors (default 1;
+#                the anchors get OPENBLAS_NUM_THREADS=N too, see bench/anchors/README.md)
+#
+# Every anchor (ADOL-C, PyTorch through /usr/bin/python3, libtorch) is optional: a missing one is
+# reported as null by the benchmark itself. A benchmark that is not built is skipped with a note;
+# one that fails makes the exit status 1 after the others have run.
+set -uo pipefail
+
+usage() {
+    echo "usage: $0 BUILD_DIR [--quick] [--threads N] [--out FILE]" >&2
+    exit 2
+}
+
+[[ $# -ge 1 ]] || usage
+build=$1
+shift
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+quick=0
+threads=1
+out="$here/results/latest.jsonl"
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        --quick) quick=1 ;;
+        --threads) [[ $# -ge 2 ]] || usage; threads=$2; shift ;;
+        --out) [[ $# -ge 2 ]] || usage; out=$2; shift ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        *) usage ;;
+    esac
+    shift
+done
+[[ $threads =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --threads must be a positive integer, got '$threads'" >&2; exit 2; }
+[[ -d $build/bench ]] || { echo "run.sh: $build/bench not found (configure and build first: meson setup $build && ninja -C $build)" >&2; exit 2; }
+
+if [[ $quick == 1 ]]; then
+    scalar_args=(--quick)
+    mlp_args=(--quick --threads "$threads")
+    fashion_args=(--epochs 1 --threads "$threads")
+else
+    scalar_args=()
+    mlp_args=(--threads "$threads")
+    fashion_args=(--epochs 10 --threads "$threads")
+fi
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+
+run() {  # run NAME ARGS...: runs $build/bench/NAME, showing and logging its output
+    local name=$1
+    shift
+    local exe="$build/bench/$name"
+    echo "=== $name $*"
+    if [[ ! -x $exe ]]; then
+        echo "($exe not built: skipped)"
+        return
+    fi
+    "$exe" "$@" 2>&1 | tee -a "$log"
+    local rc=${PIPESTATUS[0]}
+    if [[ $rc != 0 ]]; then
+        echo "run.sh: $name exited with status $rc" >&2
+        status=1
+    fi
+    echo
+}
+
+run bench_scalar "${scalar_args[@]}"
+run bench_mlp "${mlp_args[@]}"
+run bench_fashion "${fashion_args[@]}"
+
+mkdir -p "$(dirname "$out")"
+sed -n 's/^JSON //p' "$log" > "$out"
+echo "=== $(wc -l < "$out") results in $out"
+exit $status
