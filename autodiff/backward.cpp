@@ -208,7 +208,8 @@ private:
         if (n->released || !n->backward) throw_released(i);
         Tensor gout = n->grad;
         if (!req_.keep(i)) n->grad = Tensor();
-        GradContext ctx(*n, gout, req_.create_graph, [&](std::size_t k, Tensor g) { acc_tensor(n->inputs[k], std::move(g)); });
+        auto sink = [&](std::size_t k, Tensor g) { acc_tensor(n->inputs[k], std::move(g)); };
+        GradContext ctx(*n, gout, req_.create_graph, sink);
         try {
             n->backward(ctx);
         } catch (const GraphError& e) {

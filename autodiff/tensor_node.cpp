@@ -98,7 +98,7 @@ void GradContext::add(std::size_t k, Tensor g) {
                                      "(engine bug, please report)",
                                      node_.name, k, g.shape().str(), node_.input_shapes[k].str()));
     if (g.dtype() != node_.input_dtypes[k]) g = g.to(node_.input_dtypes[k]);
-    sink_(k, std::move(g));
+    sink_(sink_obj_, k, std::move(g));
 }
 
 }  // namespace ad::detail

@@ -79,11 +79,14 @@ struct TensorNode {
 
 // What a backward closure sees: the gradient of the op's output, and where to send the gradient
 // of each input. add() checks the shape (a wrong shape is an engine bug, reported as GraphError).
+// `sink(k, g)` receives each input's gradient; the context refers to it without owning or copying
+// it (no std::function per node), so it must outlive the context.
 class GradContext {
 public:
-    GradContext(const TensorNode& node, const Tensor& out, bool create_graph,
-                std::function<void(std::size_t, Tensor)> sink)
-        : node_(node), out_(out), create_graph_(create_graph), sink_(std::move(sink)) {}
+    template <class Sink>
+    GradContext(const TensorNode& node, const Tensor& out, bool create_graph, Sink& sink)
+        : node_(node), out_(out), create_graph_(create_graph), sink_obj_(&sink),
+          sink_([](void* s, std::size_t k, Tensor&& g) { (*static_cast<Sink*>(s))(k, std::move(g)); }) {}
     const Tensor& out() const { return out_; }
     bool needs(std::size_t k) const { return node_.input_needs[k]; }
     bool create_graph() const { return create_graph_; }
@@ -97,7 +100,8 @@ private:
     const TensorNode& node_;
     const Tensor& out_;
     bool create_graph_;
-    std::function<void(std::size_t, Tensor)> sink_;
+    void* sink_obj_;
+    void (*sink_)(void*, std::size_t, Tensor&&);
 };
 
 // Whether an op on these inputs must be recorded (recording on and some input requires grad).

@@ -32,30 +32,34 @@ void require_nonempty(const Tensor& losses, Reduction r, const char* op) {
 
 // Every value of t (a target, or what `what` names) must be a number in [lo, hi].
 void check_targets(const Tensor& t, double lo, double hi, const char* op, const char* what = "target") {
-    const std::vector<double> v = t.detach().to_vector();
-    for (std::size_t i = 0; i < v.size(); ++i) {
-        if (std::isnan(v[i])) throw ValueError(fmt::format("{}: {} is NaN at flat index {}", op, what, i));
-        if (v[i] < lo || v[i] > hi)
-            throw ValueError(fmt::format("{}: {} {} at flat index {} is outside [{}, {}]", op, what, v[i], i, lo, hi));
-    }
+    const Tensor c = t.detach().contiguous();  // reading records nothing
+    detail::dispatch(c.dtype(), [&]<class T>() {
+        const T* p = c.data<T>();
+        for (std::int64_t i = 0; i < c.numel(); ++i) {
+            const double v = p[i];
+            if (std::isnan(v)) throw ValueError(fmt::format("{}: {} is NaN at flat index {}", op, what, i));
+            if (v < lo || v > hi)
+                throw ValueError(fmt::format("{}: {} {} at flat index {} is outside [{}, {}]", op, what, v, i, lo, hi));
+        }
+    });
 }
 
-// Labels [N] holding class indices: each an integer in [0, classes).
-std::vector<std::int64_t> class_indices(const Tensor& labels, std::int64_t classes, const char* op) {
-    const std::vector<double> v = labels.detach().to_vector();
-    std::vector<std::int64_t> idx(v.size());
-    for (std::size_t i = 0; i < v.size(); ++i) {
+// Labels [N] holding class indices, each an integer in [0, classes): returns them as a new
+// contiguous float64 tensor (a copy: a backward that reads it does not see later changes).
+Tensor class_indices(const Tensor& labels, std::int64_t classes, const char* op) {
+    const Tensor idx = labels.dtype() == DType::F64 ? labels.detach().clone() : labels.detach().to(DType::F64);
+    const double* v = idx.data<double>();
+    for (std::int64_t i = 0; i < idx.numel(); ++i) {
         if (!std::isfinite(v[i]) || v[i] != std::floor(v[i]))
             throw ValueError(fmt::format("{}: label {} at index {} is not a class index (an integer)", op, v[i], i));
         if (v[i] < 0 || v[i] >= static_cast<double>(classes))
             throw ValueError(fmt::format("{}: label {} at index {} is out of range for {} classes", op, v[i], i, classes));
-        idx[i] = static_cast<std::int64_t>(v[i]);
     }
     return idx;
 }
 
-// Checks logits [N, C] against labels [N]; returns the class indices.
-std::vector<std::int64_t> check_class_problem(const Tensor& scores, const Tensor& labels, const char* op, const char* what) {
+// Checks logits [N, C] against labels [N]; returns the class indices (see class_indices).
+Tensor check_class_problem(const Tensor& scores, const Tensor& labels, const char* op, const char* what) {
     require_defined(scores, op, what);
     require_defined(labels, op, "labels");
     if (scores.dim() != 2 || labels.dim() != 1 || labels.shape()[0] != scores.shape()[0])
@@ -66,21 +70,24 @@ std::vector<std::int64_t> check_class_problem(const Tensor& scores, const Tensor
 }
 
 // The target distribution q = (1 − ε)·onehot(labels) + ε/C, as a constant [N, C] tensor.
-Tensor smoothed_one_hot(const std::vector<std::int64_t>& labels, std::int64_t classes, double eps, DType dt) {
-    const auto n = static_cast<std::int64_t>(labels.size());
+Tensor smoothed_one_hot(const Tensor& labels, std::int64_t classes, double eps, DType dt) {
+    const std::int64_t n = labels.numel();
+    const double* label = labels.data<double>();
     Tensor q = Tensor::full(Shape{n, classes}, eps / static_cast<double>(classes), dt);
     detail::dispatch(dt, [&]<class T>() {
         T* p = q.data<T>();
-        for (std::int64_t i = 0; i < n; ++i) p[i * classes + labels[static_cast<std::size_t>(i)]] += static_cast<T>(1.0 - eps);
+        for (std::int64_t i = 0; i < n; ++i) p[i * classes + static_cast<std::int64_t>(label[i])] += static_cast<T>(1.0 - eps);
     });
     return q;
 }
 
 // Per-sample cross-entropy of logits [N, C] with class indices, one fused node:
 //   l_i = logsumexp(x_i) − Σ_j q_ij x_ij,   ∂l_i/∂x_i = softmax(x_i) − q_i.
-Tensor cross_entropy_indices(const Tensor& logits, const std::vector<std::int64_t>& labels, double eps) {
+// `labels` comes from class_indices.
+Tensor cross_entropy_indices(const Tensor& logits, const Tensor& labels, double eps) {
     const std::int64_t n = logits.shape()[0], c = logits.shape()[1];
     const Tensor xc = logits.detach().contiguous();
+    const double* label = labels.data<double>();
     Tensor out = Tensor::empty(Shape{n}, logits.dtype());
     detail::dispatch(logits.dtype(), [&]<class T>() {
         const T* x = xc.data<T>();
@@ -95,7 +102,7 @@ Tensor cross_entropy_indices(const Tensor& logits, const std::vector<std::int64_
                 total += static_cast<double>(row[j]);
             }
             const double lse = m + std::log(z);
-            const double picked = row[labels[static_cast<std::size_t>(i)]];
+            const double picked = row[static_cast<std::int64_t>(label[i])];
             o[i] = static_cast<T>(lse - (1.0 - eps) * picked - eps / static_cast<double>(c) * total);
         }
     });
@@ -166,7 +173,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, CrossEntropyOpt
         const Tensor q = o.label_smoothing > 0 ? t * (1.0 - o.label_smoothing) + o.label_smoothing / c : t;
         return reduce_loss(-sum(q * log_softmax(logits, 1), Axes{1}), o.reduction);
     }
-    const std::vector<std::int64_t> labels = check_class_problem(logits, target, "cross_entropy", "logits");
+    const Tensor labels = check_class_problem(logits, target, "cross_entropy", "logits");
     const Tensor per_sample = cross_entropy_indices(logits, labels, o.label_smoothing);
     require_nonempty(per_sample, o.reduction, "cross_entropy");
     return reduce_loss(per_sample, o.reduction);

@@ -30,11 +30,9 @@ std::int64_t Module::parameter_count() const {
     for (auto& [name, t] : named_parameters()) n += t.numel();
     return n;
 }
-void Module::zero_grad() {
-    for (auto& [n, t] : named_parameters()) {
-        Tensor p = t;
-        p.zero_grad();
-    }
+void Module::zero_grad() {  // walks the tree without building names: a training step calls it
+    for (auto& [n, t] : params_) t.zero_grad();
+    for (auto& [n, c] : children_) c->zero_grad();
 }
 void Module::train(bool on) {
     training_ = on;

@@ -470,7 +470,7 @@ TEST_CASE("a chain of 10^6 tensor ops backpropagates (a loop, no recursion)") {
 TEST_CASE("one tape entry per op, also on non-contiguous inputs") {
     Tensor x = Tensor::ones({2, 3}, ad::f64).requires_grad_();
     {
-        const Tensor v = x.t();  // entries: leaf x, permute
+        const Tensor v = x.t();  // entries: leaf x, transpose
         const auto before = ad::detail::tape().size;
         const Tensor y = ad::exp(v);
         CHECK(ad::detail::tape().size == before + 1);

@@ -17,8 +17,8 @@ using detail::GradContext;
 using detail::save;
 
 namespace detail {
-std::vector<int> normalize_axes(const Tensor& x, const Axes& axes, const char* op) {
-    std::vector<int> r;
+AxisList normalize_axes(const Tensor& x, const Axes& axes, const char* op) {
+    AxisList r;
     if (axes.list.empty()) {
         for (int i = 0; i < x.shape().size(); ++i) r.push_back(i);
         return r;
@@ -30,11 +30,10 @@ std::vector<int> normalize_axes(const Tensor& x, const Axes& axes, const char* o
         throw ShapeError(fmt::format("{}: an axis is repeated in the reduction axes", op));
     return r;
 }
-Shape reduced_shape(const Shape& s, const std::vector<int>& axes, bool keepdim) {
+Shape reduced_shape(const Shape& s, const AxisList& axes, bool keepdim) {
     Shape r;
     for (int i = 0; i < s.size(); ++i) {
-        const bool red = std::find(axes.begin(), axes.end(), i) != axes.end();
-        if (!red)
+        if (!axes.contains(i))
             r.push_back(s[i]);
         else if (keepdim)
             r.push_back(1);
@@ -51,23 +50,23 @@ struct Layout {
     std::int64_t outer = 1, inner = 1;
     Shape out_shape, keep_shape;  // result without / with the reduced dims
 };
-Layout layout(const Tensor& x, const std::vector<int>& axes, bool keepdim) {
+Layout layout(const Tensor& x, const detail::AxisList& axes, bool keepdim) {
     Layout l;
-    std::vector<std::int64_t> perm;
+    detail::InlineVector<std::int64_t, Shape::kMaxDims> perm;
     for (int i = 0; i < x.shape().size(); ++i)
-        if (std::find(axes.begin(), axes.end(), i) == axes.end()) perm.push_back(i);
+        if (!axes.contains(i)) perm.push_back(i);
     for (int a : axes) perm.push_back(a);
     Tensor p = x.detach();
     bool identity = true;
-    for (std::size_t i = 0; i < perm.size(); ++i) identity = identity && perm[i] == static_cast<std::int64_t>(i);
-    if (!identity) p = permute(p, perm);
+    for (int i = 0; i < perm.size(); ++i) identity = identity && perm[i] == i;
+    if (!identity) p = detail::permute(p, perm);
     l.data = p.contiguous();
     for (int a : axes) l.inner *= x.shape()[a];
     l.outer = l.inner ? x.numel() / l.inner : 0;
     if (!l.inner) {
         l.outer = 1;
         for (int i = 0; i < x.shape().size(); ++i)
-            if (std::find(axes.begin(), axes.end(), i) == axes.end()) l.outer *= x.shape()[i];
+            if (!axes.contains(i)) l.outer *= x.shape()[i];
     }
     l.out_shape = detail::reduced_shape(x.shape(), axes, keepdim);
     l.keep_shape = detail::reduced_shape(x.shape(), axes, true);
@@ -101,7 +100,7 @@ namespace {
 Tensor sum_leading(const Tensor& x, int lead, bool keepdim) {
     std::int64_t rows = 1, cols = 1;  // (not numel / rows: a 0-row tensor still has its columns)
     for (int i = 0; i < x.dim(); ++i) (i < lead ? rows : cols) *= x.shape()[i];
-    std::vector<int> ax;
+    detail::AxisList ax;
     for (int i = 0; i < lead; ++i) ax.push_back(i);
     Tensor y = Tensor::empty(detail::reduced_shape(x.shape(), ax, keepdim), x.dtype());
     detail::dispatch(x.dtype(), [&]<class T>() {
@@ -119,12 +118,12 @@ Tensor sum_leading(const Tensor& x, int lead, bool keepdim) {
 
 Tensor sum(const Tensor& x, const Axes& axes, bool keepdim) {
     const auto ax = detail::normalize_axes(x, axes, "sum");
-    bool prefix = x.is_contiguous() && !ax.empty() && static_cast<int>(ax.size()) < x.dim();
-    for (std::size_t i = 0; prefix && i < ax.size(); ++i) prefix = ax[i] == static_cast<int>(i);
+    bool prefix = x.is_contiguous() && !ax.empty() && ax.size() < x.dim();
+    for (int i = 0; prefix && i < ax.size(); ++i) prefix = ax[i] == i;
     Layout l;
     Tensor y;
     if (prefix) {
-        y = sum_leading(x, static_cast<int>(ax.size()), keepdim);
+        y = sum_leading(x, ax.size(), keepdim);
         l.keep_shape = detail::reduced_shape(x.shape(), ax, true);
     } else {
         l = layout(x, ax, keepdim);
@@ -138,7 +137,7 @@ Tensor sum(const Tensor& x, const Axes& axes, bool keepdim) {
         g.add(0, expand(unsqueeze_back(g.out(), keep), g.input_shape(0)));
     });
 }
-Tensor sum(const Tensor& x) { return sum(x, Axes(std::vector<std::int64_t>{})); }
+Tensor sum(const Tensor& x) { return sum(x, Axes::all()); }
 
 // ---- mean ---------------------------------------------------------------------------------------
 Tensor mean(const Tensor& x, const Axes& axes, bool keepdim) {
@@ -147,7 +146,7 @@ Tensor mean(const Tensor& x, const Axes& axes, bool keepdim) {
     for (int a : ax) n *= x.shape()[a];
     return sum(x, axes, keepdim) / static_cast<double>(n);
 }
-Tensor mean(const Tensor& x) { return mean(x, Axes(std::vector<std::int64_t>{})); }
+Tensor mean(const Tensor& x) { return mean(x, Axes::all()); }
 
 // ---- max / min ------------------------------------------------------------------------------------
 namespace {
@@ -169,18 +168,18 @@ Tensor extremum(const Tensor& x, const Axes& axes, bool keepdim, bool is_max) {
         const Tensor xv = sx.get();
         const Tensor hit = eq(xv.detach(), reshape(sy.get().detach(), keep));
         // count the hits per reduced group, with the reduced dims kept
-        std::vector<std::int64_t> red;
+        Axes red;
         for (int i = 0; i < keep.size(); ++i)
-            if (keep[i] == 1 && xv.shape()[i] != 1) red.push_back(i);
-        Tensor per_group = red.empty() ? ones_like(hit) : sum(hit, Axes(red), true);
+            if (keep[i] == 1 && xv.shape()[i] != 1) red.list.push_back(i);
+        Tensor per_group = red.list.empty() ? ones_like(hit) : sum(hit, red, true);
         g.add(0, expand(reshape(g.out(), keep), xv.shape()) * (hit / per_group));
     });
 }
 }  // namespace
 Tensor max(const Tensor& x, const Axes& axes, bool keepdim) { return extremum(x, axes, keepdim, true); }
-Tensor max(const Tensor& x) { return extremum(x, Axes(std::vector<std::int64_t>{}), false, true); }
+Tensor max(const Tensor& x) { return extremum(x, Axes::all(), false, true); }
 Tensor min(const Tensor& x, const Axes& axes, bool keepdim) { return extremum(x, axes, keepdim, false); }
-Tensor min(const Tensor& x) { return extremum(x, Axes(std::vector<std::int64_t>{}), false, false); }
+Tensor min(const Tensor& x) { return extremum(x, Axes::all(), false, false); }
 
 // ---- var / std ------------------------------------------------------------------------------------
 // Written in primitives (mean, subtraction, square, sum): their backward rules compose.
@@ -213,13 +212,13 @@ Tensor logsumexp(const Tensor& x, const Axes& axes, bool keepdim) {
         g.add(0, expand(reshape(g.out(), keep), g.input_shape(0)) * p);
     });
 }
-Tensor logsumexp(const Tensor& x) { return logsumexp(x, Axes(std::vector<std::int64_t>{})); }
+Tensor logsumexp(const Tensor& x) { return logsumexp(x, Axes::all()); }
 
 // ---- argmax ------------------------------------------------------------------------------------------
 Tensor argmax(const Tensor& x, std::int64_t axis, bool keepdim) {
     if (x.numel() == 0) throw ShapeError(fmt::format("argmax: empty tensor (shape {})", x.shape().str()));
     if (x.shape().is_scalar_axis(axis)) return Tensor::zeros(Shape{}, DType::F64);  // 0-d: index 0
-    const std::vector<int> ax{x.shape().axis(axis, "argmax")};
+    const detail::AxisList ax{x.shape().axis(axis, "argmax")};
     const Layout l = layout(x, ax, keepdim);
     Tensor y = reduce_rows(l, DType::F64, [&](const auto* p, std::int64_t n) {
         std::int64_t best = 0;

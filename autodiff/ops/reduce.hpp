@@ -1,21 +1,23 @@
 #pragma once
 // Reductions over all elements or over chosen axes (negative axes count from the end), with
 // keepdim as in PyTorch. Each backward broadcasts the gradient back over the reduced axes.
+#include <autodiff/inline_vector.hpp>
 #include <autodiff/tensor.hpp>
 
 #include <vector>
 
 namespace ad {
 
-// A set of axes: sum(x, 1), sum(x, {0, 2}), or all axes when omitted (or Axes::all()).
+// A set of axes: sum(x, 1), sum(x, {0, 2}), or all axes when omitted (or Axes::all()). At most
+// one per dimension (Shape::kMaxDims), stored inline: naming axes does not allocate.
 struct Axes {
-    std::vector<std::int64_t> list;  // empty: all axes
+    detail::InlineVector<std::int64_t, Shape::kMaxDims> list;  // empty: all axes
     Axes() = default;
     Axes(std::int64_t a) : list{a} {}
     Axes(int a) : list{a} {}
     Axes(bool) = delete;  // sum(x, true) would silently mean axis 1
     Axes(std::initializer_list<std::int64_t> l) : list(l) {}
-    Axes(std::vector<std::int64_t> l) : list(std::move(l)) {}
+    Axes(const std::vector<std::int64_t>& l) : list(l.begin(), l.end()) {}
     static Axes all() { return Axes(); }
 };
 
@@ -45,10 +47,11 @@ Tensor argmax(const Tensor& x, std::int64_t axis, bool keepdim = false);
 std::int64_t argmax(const Tensor& x);  // over all elements (flat index)
 
 namespace detail {
+using AxisList = InlineVector<int, Shape::kMaxDims>;
 // Normalized, sorted, unique axes of `x` (all axes when empty); ShapeError names `op`.
-std::vector<int> normalize_axes(const Tensor& x, const Axes& axes, const char* op);
+AxisList normalize_axes(const Tensor& x, const Axes& axes, const char* op);
 // The shape after reducing `axes`, with or without the reduced dims kept as 1.
-Shape reduced_shape(const Shape& s, const std::vector<int>& axes, bool keepdim);
+Shape reduced_shape(const Shape& s, const AxisList& axes, bool keepdim);
 }  // namespace detail
 
 }  // namespace ad

@@ -78,10 +78,10 @@ Tensor expand_contiguous(const Tensor& x, const Shape& shape) {
 Tensor sum_to(const Tensor& g, const Shape& shape) {
     if (g.shape() == shape) return g;
     const int lead = g.shape().size() - shape.size();
-    std::vector<std::int64_t> axes;
+    Axes axes;
     for (int i = 0; i < g.shape().size(); ++i)
-        if (i < lead || (shape[i - lead] == 1 && g.shape()[i] != 1)) axes.push_back(i);
-    Tensor s = axes.empty() ? g : sum(g, Axes(axes), true);
+        if (i < lead || (shape[i - lead] == 1 && g.shape()[i] != 1)) axes.list.push_back(i);
+    Tensor s = axes.list.empty() ? g : sum(g, axes, true);
     return reshape(s, shape);
 }
 }  // namespace detail
@@ -179,31 +179,36 @@ Tensor unsqueeze(const Tensor& x, std::int64_t axis) {
 }
 
 // ---- transpose / permute ------------------------------------------------------------------------------
-Tensor permute(const Tensor& x, const std::vector<std::int64_t>& order) {
+Tensor permute(const Tensor& x, const std::vector<std::int64_t>& order) { return detail::permute(x, order); }
+Tensor detail::permute(const Tensor& x, std::span<const std::int64_t> order) {
     const int n = x.shape().size();
     if (static_cast<int>(order.size()) != n)
         throw ShapeError(fmt::format("permute: {} axes given for a tensor of shape {}", order.size(), x.shape().str()));
     Shape s, st;
-    std::vector<int> seen(static_cast<std::size_t>(n), 0);
-    std::vector<std::int64_t> inverse(static_cast<std::size_t>(n));
+    bool seen[Shape::kMaxDims] = {};
+    InlineVector<std::int64_t, Shape::kMaxDims> inverse;
+    inverse.resize(n);
     for (int i = 0; i < n; ++i) {
         const int a = x.shape().axis(order[static_cast<std::size_t>(i)], "permute");
-        if (seen[static_cast<std::size_t>(a)]++) throw ShapeError("permute: an axis is repeated");
+        if (seen[a]) throw ShapeError("permute: an axis is repeated");
+        seen[a] = true;
         s.push_back(x.shape()[a]);
         st.push_back(x.strides()[a]);
-        inverse[static_cast<std::size_t>(a)] = i;
+        inverse[a] = i;
     }
     Tensor y = view_of(x, s, st, x.offset());
-    return record("permute", y, {x}, [inverse](GradContext& g) { g.add(0, permute(g.out(), inverse)); });
+    return record("permute", y, {x}, [inverse](GradContext& g) { g.add(0, detail::permute(g.out(), inverse)); });
 }
+// A view with two axes swapped; its own backward is the same swap.
 Tensor transpose(const Tensor& x, std::int64_t a0, std::int64_t a1) {
     if (x.dim() == 1 && a0 == 0 && a1 == 1) return x;  // t() of a vector is itself (PyTorch)
     if (x.shape().is_scalar_axis(a0) && x.shape().is_scalar_axis(a1)) return x;  // 0-d: itself
-    std::vector<std::int64_t> order;
-    for (int i = 0; i < x.dim(); ++i) order.push_back(i);
     const int i0 = x.shape().axis(a0, "transpose"), i1 = x.shape().axis(a1, "transpose");
-    std::swap(order[static_cast<std::size_t>(i0)], order[static_cast<std::size_t>(i1)]);
-    return permute(x, order);
+    Shape s = x.shape(), st = x.strides();
+    std::swap(s[i0], s[i1]);
+    std::swap(st[i0], st[i1]);
+    Tensor y = view_of(x, s, st, x.offset());
+    return record("transpose", y, {x}, [i0, i1](GradContext& g) { g.add(0, transpose(g.out(), i0, i1)); });
 }
 
 // ---- expand ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 // Each backward routes the gradient back to where the element came from.
 #include <autodiff/tensor.hpp>
 
+#include <span>
 #include <vector>
 
 namespace ad {
@@ -32,5 +33,10 @@ Tensor index_select(const Tensor& x, std::int64_t axis, const Tensor& index);
 Tensor gather(const Tensor& x, std::int64_t axis, const Tensor& index);
 // one_hot(labels, n): labels (integer-valued, any shape) → shape + [n]; ValueError when out of range.
 Tensor one_hot(const Tensor& labels, std::int64_t num_classes, DType dt = DType::F32);
+
+namespace detail {
+// permute with the order in any contiguous list (e.g. an InlineVector): no allocation.
+Tensor permute(const Tensor& x, std::span<const std::int64_t> order);
+}  // namespace detail
 
 }  // namespace ad
