@@ -3,7 +3,8 @@
 // nn::fit for --epochs epochs; against PyTorch CPU doing the same (bench/anchors/torch_fashion.py,
 // run by /usr/bin/python3 as a subprocess).
 //
-//   bench_fashion [--epochs 10] [--threads 1] [--seed 0] [--data DIR] [--anchor-blas-threads N] [--no-torch]
+//   bench_fashion [--epochs 10] [--threads 1] [--seed 0] [--data DIR] [--anchor-threads 1] [--anchor-blas-threads 1]
+//                 [--no-torch]
 //
 // Reports the training seconds (the epochs' training loops: batch assembly, forward, loss, backward,
 // step; without data loading and evaluation, as the anchor), the test accuracy after the last
@@ -11,8 +12,9 @@
 // Prints a table and one line starting with "JSON " (as bench_scalar):
 //   JSON {"bench":"fashion_e2e","ours_s":…,"ours_acc":…,"ours_rss_mb":…,"torch_s":…,"torch_acc":…,"torch_rss_mb":…}
 // When the data set is missing it says so and reports nulls (exit status 0).
-// Threads: --threads N calls openblas_set_num_threads(N) for us; the anchor gets --threads N and
-// OPENBLAS_NUM_THREADS=M (M = --anchor-blas-threads, default N).
+// Threads: --threads N calls openblas_set_num_threads(N) for us; the anchor gets
+// torch.set_num_threads(--anchor-threads) and OPENBLAS_NUM_THREADS=--anchor-blas-threads, both 1 by
+// default: PyTorch's best setting on 2 cores, where its threads oversubscribe with OpenBLAS's.
 #include <autodiff/autodiff.hpp>
 #include <bench/timing.hpp>
 #include <nn/nn.hpp>
@@ -98,16 +100,18 @@ Side run_torch(const std::string& command) {
 
 int main(int argc, char** argv) {
     CLI::App app{"Fashion-MNIST end to end: ours (nn::fit) vs PyTorch CPU"};
-    int epochs = 10, threads = 1, anchor_blas_threads = 0;
+    int epochs = 10, threads = 1, anchor_threads = 1, anchor_blas_threads = 1;
     std::int64_t batch = 128;
     std::uint64_t seed = 0;
     bool no_torch = false;
     std::string dir = nn::fashion_mnist_default_dir, python = "/usr/bin/python3",
                 torch_script = AD_BENCH_ANCHOR_SOURCE_DIR "/torch_fashion.py";
     app.add_option("--epochs", epochs, "training epochs")->check(CLI::PositiveNumber);
-    app.add_option("--threads", threads, "OpenBLAS threads for us; torch.set_num_threads for the anchor")
+    app.add_option("--threads", threads, "OpenBLAS threads for us")
         ->check(CLI::PositiveNumber);
-    app.add_option("--anchor-blas-threads", anchor_blas_threads, "OPENBLAS_NUM_THREADS of the anchor (default: --threads)")
+    app.add_option("--anchor-threads", anchor_threads, "torch.set_num_threads of the anchor")
+        ->check(CLI::PositiveNumber);
+    app.add_option("--anchor-blas-threads", anchor_blas_threads, "OPENBLAS_NUM_THREADS of the anchor")
         ->check(CLI::PositiveNumber);
     app.add_option("--batch", batch, "mini-batch size")->check(CLI::PositiveNumber);
     app.add_option("--seed", seed, "seed of the initialisation and the shuffling");
@@ -116,14 +120,13 @@ int main(int argc, char** argv) {
     app.add_option("--torch-script", torch_script, "path of bench/anchors/torch_fashion.py");
     app.add_flag("--no-torch", no_torch, "skip the PyTorch anchor");
     CLI11_PARSE(app, argc, argv);
-    if (anchor_blas_threads == 0) anchor_blas_threads = threads;
     openblas_set_num_threads(threads);
 
     fmt::print("Fashion-MNIST end to end: 784-256-128-10 ReLU, Adam 1e-3, batch {}, {} epoch{}, seed {}\n", batch, epochs,
                epochs == 1 ? "" : "s", seed);
     fmt::print("threads: ours OpenBLAS {} (openblas_get_num_threads() = {}); PyTorch torch.set_num_threads({}), "
                "OPENBLAS_NUM_THREADS={}\n",
-               threads, openblas_get_num_threads(), threads, anchor_blas_threads);
+               threads, openblas_get_num_threads(), anchor_threads, anchor_blas_threads);
 
     Side ours, pt;
     const bool have_data = nn::fashion_mnist_available(dir);
@@ -150,7 +153,7 @@ int main(int argc, char** argv) {
     } else {
         pt = run_torch(fmt::format("OPENBLAS_NUM_THREADS={} {} {} --epochs {} --threads {} --batch {} --seed {} --data-dir {}",
                                    anchor_blas_threads, bench::shell_quote(python), bench::shell_quote(torch_script), epochs,
-                                   threads, batch, seed, bench::shell_quote(dir)));
+                                   anchor_threads, batch, seed, bench::shell_quote(dir)));
     }
 
     fmt::print("{:<8} {:>10} {:>10} {:>12} {:>12}\n", "", "train s", "test acc", "peak RSS MB", "s/epoch");
@@ -164,10 +167,10 @@ int main(int argc, char** argv) {
         fmt::print("ours/pytorch time: {:.2f}x (data loading {:.2f} s, not counted)\n", *ours.seconds / *pt.seconds, load_s);
     if (pt.blas_threads) fmt::print("PyTorch reported OpenBLAS threads: {}\n", *pt.blas_threads);
     fmt::print("JSON {{\"bench\":\"fashion_e2e\",\"ours_s\":{},\"ours_acc\":{},\"ours_rss_mb\":{},\"torch_s\":{},"
-               "\"torch_acc\":{},\"torch_rss_mb\":{},\"epochs\":{},\"batch\":{},\"threads\":{},\"anchor_blas_threads\":{},"
+               "\"torch_acc\":{},\"torch_rss_mb\":{},\"epochs\":{},\"batch\":{},\"threads\":{},\"anchor_threads\":{},\"anchor_blas_threads\":{},"
                "\"ratio_torch\":{},\"data\":{}}}\n",
                num(ours.seconds), num(ours.accuracy), num(ours.rss_mb, "{:.1f}"), num(pt.seconds), num(pt.accuracy),
-               num(pt.rss_mb, "{:.1f}"), epochs, batch, threads, anchor_blas_threads,
+               num(pt.rss_mb, "{:.1f}"), epochs, batch, threads, anchor_threads, anchor_blas_threads,
                ours.seconds && pt.seconds && *pt.seconds > 0 ? fmt::format("{:.4g}", *ours.seconds / *pt.seconds) : "null",
                have_data ? "true" : "false");
     return 0;

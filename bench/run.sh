@@ -7,8 +7,10 @@
 #
 #   --quick      smoke run: bench_scalar --quick, bench_mlp --quick (3 short repetitions),
 #                bench_fashion --epochs 1
-#   --threads N  OpenBLAS threads for us and the thread count passed to the anchors (default 1;
-#                the anchors get OPENBLAS_NUM_THREADS=N too, see bench/anchors/README.md)
+#   --threads N  OpenBLAS threads for us (default 2, the cores of our machines). The anchors run
+#                at their best setting: torch.set_num_threads(1), and OPENBLAS_NUM_THREADS 1 or N,
+#                whichever is faster per MLP config (1 for the end-to-end run); see
+#                bench/anchors/README.md
 #
 # Every anchor (ADOL-C, PyTorch through /usr/bin/python3, libtorch) is optional: a missing one is
 # reported as null by the benchmark itself. A benchmark that is not built is skipped with a note;
@@ -25,7 +27,7 @@ build=$1
 shift
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 quick=0
-threads=1
+threads=2
 out="$here/results/latest.jsonl"
 while [[ $# -gt 0 ]]; do
     case $1 in

@@ -33,14 +33,32 @@ BlasOperand blas_operand(const Tensor& x) {
 }
 
 template <class T>
-void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda, const T* b,
-          std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+void gemm_call(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda,
+               const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
     const auto TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
     if constexpr (std::is_same_v<T, float>) {
         cblas_sgemm(CblasRowMajor, TA, TB, int(m), int(n), int(k), 1.0f, a, int(lda), b, int(ldb), beta, c, int(ldc));
     } else {
         cblas_dgemm(CblasRowMajor, TA, TB, int(m), int(n), int(k), 1.0, a, int(lda), b, int(ldb), beta, c, int(ldc));
     }
+}
+
+// Below this many multiply-adds (m·n·k) a product runs on one thread. OpenBLAS 0.3.21 threads
+// every GEMM above 2^18, where waking its threads costs more than they save: on 2 cores the
+// 64-128-64-10 MLP step (2^19 per GEMM) took 150 µs with 2 threads and 90 µs with one. From 2^22
+// up (the Fashion-MNIST layers) two threads win. Measured with bench/bench_mlp --threads 2.
+constexpr std::int64_t kSingleThreadBelow = std::int64_t(1) << 22;
+
+// C = op(A) op(B) + beta C, on one OpenBLAS thread when the product is small (the thread count
+// the user set is restored after the call).
+template <class T>
+void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda, const T* b,
+          std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+    const int threads = m * n * k < kSingleThreadBelow ? openblas_get_num_threads() : 1;
+    if (threads <= 1) return gemm_call(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+    openblas_set_num_threads(1);
+    gemm_call(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+    openblas_set_num_threads(threads);
 }
 
 // Batched product of operands with rank ≥ 2 (no graph).
