@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""Markdown tables of a benchmark run, for the README: tools/bench-tables.py [bench/results/latest.jsonl]"""
+import json
+import sys
+
+path = sys.argv[1] if len(sys.argv) > 1 else "bench/results/latest.jsonl"
+rows = [json.loads(line) for line in open(path) if line.strip()]
+
+
+def f(v, fmt="{:.3g}"):
+    return "n/a" if v is None else fmt.format(v)
+
+
+def ratio(a, b, fmt="{:.2f}"):
+    return "n/a" if a is None or b is None or b == 0 else fmt.format(a / b)
+
+
+print("| case | plain double | ours (record + backward) | ours / plain | ADOL-C | ours / ADOL-C | bytes per op |")
+print("|---|---|---|---|---|---|---|")
+for r in rows:
+    if r["bench"] in ("scalar_rosenbrock", "scalar_chain"):
+        name = "extended Rosenbrock" if r["bench"] == "scalar_rosenbrock" else "chain `x = sin(x)*0.5 + x*x*0.1`"
+        print(f"| {name}, n = 10^{len(str(r['n'])) - 1} | {r['plain_s'] * 1e3:.3g} ms | {r['ours_s'] * 1e3:.3g} ms | "
+              f"{ratio(r['ours_s'], r['plain_s'], '{:.1f}')}× | {f(r['adolc_s'] and r['adolc_s'] * 1e3)} ms | "
+              f"{ratio(r['ours_s'], r['adolc_s'], '{:.3f}')} | {r['bytes_per_op']:.1f} |")
+for r in rows:
+    if r["bench"] == "scalar_mlp":
+        print(f"\nScalar MLP 2-16-16-1, one sample forward + backward through `ad::Value`s: {r['ours_us']:.2f} µs "
+              "(micrograd: ~1750 µs).")
+
+print()
+print("| config | ours µs | PyTorch µs | libtorch µs | ours / PyTorch | ours / libtorch | ours GFLOP/s | GEMM floor µs |")
+print("|---|---|---|---|---|---|---|---|")
+shapes = {"tiny": "2-16-16-1 b32 MSE SGD", "small": "64-128-64-10 b64 CE SGD",
+          "fashion": "784-256-128-10 b128 CE Adam", "large": "784-1024-1024-10 b512 CE SGD"}
+for r in rows:
+    if r["bench"] == "mlp_step":
+        print(f"| {r['config']} ({shapes.get(r['config'], '')}) | {r['ours_us']:.1f} | {f(r['torch_us'], '{:.1f}')} | "
+              f"{f(r['libtorch_us'], '{:.1f}')} | {ratio(r['ours_us'], r['torch_us'])} | "
+              f"{ratio(r['ours_us'], r['libtorch_us'])} | {r['ours_gflops']:.1f} | {r['gemm_floor_us']:.1f} |")
+
+print()
+print("| | seconds (10 epochs) | test accuracy | peak RSS |")
+print("|---|---|---|---|")
+for r in rows:
+    if r["bench"] == "fashion_e2e":
+        print(f"| ours | {r['ours_s']:.2f} | {r['ours_acc']:.4f} | {r['ours_rss_mb']:.0f} MB |")
+        print(f"| PyTorch | {f(r['torch_s'], '{:.2f}')} | {f(r['torch_acc'], '{:.4f}')} | {f(r['torch_rss_mb'], '{:.0f}')} MB |")
+        print(f"| ours / PyTorch | {ratio(r['ours_s'], r['torch_s'])} | | {ratio(r['ours_rss_mb'], r['torch_rss_mb'])} |")
