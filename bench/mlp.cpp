@@ -294,6 +294,9 @@ int main(int argc, char** argv) {
     fmt::print("threads: ours OpenBLAS {} (openblas_get_num_threads() = {}); anchors torch.set_num_threads({}), "
                "OPENBLAS_NUM_THREADS={} (each anchor reported at its fastest; the pt/lt blas columns say which)\n",
                threads, openblas_get_num_threads(), anchor_threads, fmt::join(blas_settings, " or "));
+    const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+    fmt::print("OpenBLAS kernels: {}\n", coretype ? fmt::format("OPENBLAS_CORETYPE={} (for us and the anchors)", coretype)
+                                                 : std::string("OpenBLAS's own detection (OPENBLAS_CORETYPE unset)"));
     fmt::print("malloc: {}\n", tuned ? fmt::format("glibc mmap threshold {} MiB, trim threshold {} MiB for all (--malloc tuned)",
                                                    kMmapThreshold >> 20, kTrimThreshold >> 20)
                                      : std::string("glibc defaults (--malloc default)"));
@@ -355,10 +358,10 @@ int main(int argc, char** argv) {
             "{{\"bench\":\"mlp_step\",\"config\":\"{}\",\"ours_us\":{:.2f},\"torch_us\":{},\"libtorch_us\":{},"
             "\"sgemm_gflops\":{:.4g},\"ours_gflops\":{:.4g},\"torch_gflops\":{},\"ratio_torch\":{},\"ratio_libtorch\":{},"
             "\"sgemm_us\":{:.2f},\"gemm_floor_us\":{:.2f},\"batch\":{},\"sizes\":[{}],\"flops\":{:.6g},\"threads\":{},"
-            "\"anchor_threads\":{},\"torch_blas_threads\":{},\"libtorch_blas_threads\":{},\"malloc\":\"{}\",\"reps\":{},\"first_loss\":{:.6g},\"last_loss\":{:.6g}}}",
+            "\"openblas_coretype\":{},\"anchor_threads\":{},\"torch_blas_threads\":{},\"libtorch_blas_threads\":{},\"malloc\":\"{}\",\"reps\":{},\"first_loss\":{:.6g},\"last_loss\":{:.6g}}}",
             c.name, ours_us, num(pt.us, "{:.2f}"), num(lt.us, "{:.2f}"), sgemm_gflops, *gflops(ours_us), num(gflops(pt.us)),
             num(ratio(pt.us), "{:.4g}"), num(ratio(lt.us), "{:.4g}"), sgemm_s * 1e6, floor_s * 1e6, c.batch,
-            fmt::join(c.sizes, ","), flops, threads, anchor_threads,
+            fmt::join(c.sizes, ","), flops, threads, coretype ? fmt::format("\"{}\"", coretype) : "null", anchor_threads,
             pt.blas_threads ? fmt::format("{}", *pt.blas_threads) : "null",
             lt.blas_threads ? fmt::format("{}", *lt.blas_threads) : "null", malloc_policy, reps, ours.first_loss, ours.last_loss));
     }
