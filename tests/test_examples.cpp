@@ -2,6 +2,7 @@
 // what it prints and writes: exit status 0, the lines that carry its result, its output files.
 // (The test runs with the build root as working directory; the examples are in examples/.)
 #include <doctest/doctest.h>
+#include <tests/test_util.hpp>
 #include <fmt/format.h>
 
 #include <array>
@@ -12,6 +13,8 @@
 #include <sys/wait.h>
 
 namespace fs = std::filesystem;
+
+using ad::test::contains;
 
 namespace {
 
@@ -46,8 +49,6 @@ std::string last_line(const std::string& s) {
     const auto nl = t.rfind('\n');
     return nl == std::string::npos ? t : t.substr(nl + 1);
 }
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 // tape rewinding).
 #include <autodiff/autodiff.hpp>
 #include <doctest/doctest.h>
+#include <tests/test_util.hpp>
 
 #include <cmath>
 #include <cstdint>
@@ -16,18 +17,11 @@
 using ad::Shape;
 using ad::Tensor;
 
+using ad::test::contains;
+using ad::test::error_of;
+
 namespace {
 std::vector<double> values(const Tensor& t) { return t.to_vector(); }
-template <class E, class F>
-std::string error_of(F f) {
-    try {
-        f();
-    } catch (const E& e) {
-        return e.what();
-    }
-    return "(no exception)";
-}
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 }  // namespace
 
 // ---- construction ---------------------------------------------------------------------------

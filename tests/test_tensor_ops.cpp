@@ -5,6 +5,7 @@
 #include "op_registry.hpp"
 
 #include <doctest/doctest.h>
+#include <tests/test_util.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -229,18 +230,8 @@ TEST_CASE("registry: the headers declare no op missing from public_ops()") {
 
 // ---- specific contracts (beyond the registry's numeric checks) ---------------------------------------
 
-namespace {
-template <class E, class F>
-std::string error_of(F f) {
-    try {
-        f();
-    } catch (const E& e) {
-        return e.what();
-    }
-    return "(no exception)";
-}
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-}  // namespace
+using ad::test::contains;
+using ad::test::error_of;
 
 TEST_CASE("expand: -1 keeps an existing dimension, other negative sizes are ShapeErrors naming the shapes") {
     const Tensor x = ad::reshape(Tensor({1.0, 2.0, 3.0}), {3, 1});
