@@ -1,5 +1,7 @@
 #include <nn/optim.hpp>
 
+#include <autodiff/multiversion.hpp>
+
 #include <fmt/ranges.h>
 
 #include <algorithm>
@@ -203,8 +205,8 @@ struct AdamStep {
 //   g ← g + λx (L2) or x ← (1 − lr·λ)x (decoupled);  m ← m + (1−β1)(g − m);  v ← β2 v + (1−β2) g²;
 //   x ← x − lr/(1−β1^t) · m / (sqrt(v̂)/sqrt(1−β2^t) + ε),  v̂ = v or max(v̂, v) with amsgrad.
 template <class T, bool Decoupled, bool L2, bool Ams>
-void adam_update(const AdamStep<T>& a, std::int64_t n, T* __restrict x, const T* __restrict g, T* __restrict m,
-                 T* __restrict v, T* __restrict vmax) {
+AD_ALWAYS_INLINE inline void adam_loop(const AdamStep<T>& a, std::int64_t n, T* __restrict x, const T* __restrict g,
+                                       T* __restrict m, T* __restrict v, T* __restrict vmax) {
     for (std::int64_t k = 0; k < n; ++k) {
         T xk = x[k], d = g[k];
         if constexpr (Decoupled) xk *= a.decay;
@@ -217,6 +219,31 @@ void adam_update(const AdamStep<T>& a, std::int64_t n, T* __restrict x, const T*
         if constexpr (Ams) vv = vmax[k] = std::max(vmax[k], vk);
         x[k] = xk - a.step_size * mk / (std::sqrt(vv) * a.inv_bc2_sqrt + a.eps);
     }
+}
+
+// One branch-free loop per combination of options; the choice is made once per buffer.
+template <class T>
+AD_ALWAYS_INLINE inline void adam_body(const AdamStep<T>& a, std::int64_t n, T* x, const T* g, T* m, T* v, T* vmax,
+                                       bool decoupled, bool l2, bool ams) {
+    if (decoupled) {
+        if (ams) adam_loop<T, true, false, true>(a, n, x, g, m, v, vmax);
+        else adam_loop<T, true, false, false>(a, n, x, g, m, v, vmax);
+    } else if (l2) {
+        if (ams) adam_loop<T, false, true, true>(a, n, x, g, m, v, vmax);
+        else adam_loop<T, false, true, false>(a, n, x, g, m, v, vmax);
+    } else {
+        if (ams) adam_loop<T, false, false, true>(a, n, x, g, m, v, vmax);
+        else adam_loop<T, false, false, false>(a, n, x, g, m, v, vmax);
+    }
+}
+// Compiled for AVX-512, AVX2 and the baseline; the loader picks one (autodiff/multiversion.hpp).
+AD_MULTIVERSION void adam_update(const AdamStep<float>& a, std::int64_t n, float* x, const float* g, float* m, float* v,
+                                 float* vmax, bool decoupled, bool l2, bool ams) {
+    adam_body(a, n, x, g, m, v, vmax, decoupled, l2, ams);
+}
+AD_MULTIVERSION void adam_update(const AdamStep<double>& a, std::int64_t n, double* x, const double* g, double* m,
+                                 double* v, double* vmax, bool decoupled, bool l2, bool ams) {
+    adam_body(a, n, x, g, m, v, vmax, decoupled, l2, ams);
 }
 
 }  // namespace
@@ -271,18 +298,7 @@ void Adam::step() {
             T* v = s.buffers[1].data<T>();
             T* vmax = o_.amsgrad ? s.buffers[2].data<T>() : nullptr;
             const std::int64_t n = p.numel();
-            // One instantiation per combination of options, so each is a branch-free, vectorized loop.
-            const bool l2 = !decoupled_ && o_.weight_decay != 0;
-            if (decoupled_) {
-                if (o_.amsgrad) adam_update<T, true, false, true>(a, n, x, gp, m, v, vmax);
-                else adam_update<T, true, false, false>(a, n, x, gp, m, v, vmax);
-            } else if (l2) {
-                if (o_.amsgrad) adam_update<T, false, true, true>(a, n, x, gp, m, v, vmax);
-                else adam_update<T, false, true, false>(a, n, x, gp, m, v, vmax);
-            } else {
-                if (o_.amsgrad) adam_update<T, false, false, true>(a, n, x, gp, m, v, vmax);
-                else adam_update<T, false, false, false>(a, n, x, gp, m, v, vmax);
-            }
+            adam_update(a, n, x, gp, m, v, vmax, decoupled_, !decoupled_ && o_.weight_decay != 0, o_.amsgrad);
         });
         p.bump_version();
     }
