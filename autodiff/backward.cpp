@@ -47,6 +47,14 @@ void check_hook_result(const Tensor& r, const Shape& shape, DType dtype, Describ
                                  whose(), r.shape().str(), dtype_name(r.dtype()), shape.str(), dtype_name(dtype)));
 }
 
+// Whether g is a plain contiguous tensor that nothing but this handle can reach (neither its
+// TensorImpl nor its storage is shared): a leaf may then keep it as its gradient without a copy.
+bool sole_owner(const Tensor& g) {
+    const std::shared_ptr<TensorImpl>& p = g.impl_ptr();
+    return p.use_count() == 1 && p->storage.use_count() == 1 && p->leaf && !p->requires_grad && p->offset == 0 &&
+           p->hooks.empty() && !p->grad.defined() && g.is_contiguous();
+}
+
 // Checked: anomaly mode or hooks are on (the plain path skips those tests entirely).
 template <class T, bool Checked>
 class Sweep {
@@ -235,8 +243,9 @@ private:
             g = r;
         }
         if (!leaf.grad.defined()) {
-            // Own the buffer: the sweep may share it with other gradients (an add passes g on).
-            leaf.grad = req_.create_graph ? g : g.clone().detach();
+            // Own the buffer: the sweep may share it with other gradients (an add passes g on),
+            // so it is copied unless nothing else can see it.
+            leaf.grad = req_.create_graph || sole_owner(g) ? std::move(g) : g.clone().detach();
         } else if (req_.create_graph) {
             leaf.grad = leaf.grad + g;
         } else {

@@ -364,6 +364,30 @@ TEST_CASE("grad() accumulates across two backward calls until zero_grad") {
     CHECK(x.grad().defined() == false);
 }
 
+TEST_CASE("leaves that receive the same gradient buffer get gradients of their own") {
+    // a + b passes one gradient tensor to both leaves; the first leaf reached must copy it, the
+    // last may keep it (nothing else sees it), and neither may alias the other or the seed.
+    Tensor a = Tensor({1, 2}).requires_grad_();
+    Tensor b = Tensor({3, 4}).requires_grad_();
+    Tensor seed = Tensor({10, 20});
+    (a + b).backward(seed);
+    CHECK(values(a.grad()) == std::vector<double>{10, 20});
+    CHECK(values(b.grad()) == std::vector<double>{10, 20});
+    CHECK(a.grad().data<double>() != b.grad().data<double>());
+    CHECK(a.grad().data<double>() != seed.data<double>());
+    CHECK(b.grad().data<double>() != seed.data<double>());
+    {
+        ad::NoGrad off;
+        a.grad().mul_(2.0);
+    }
+    CHECK(values(b.grad()) == std::vector<double>{10, 20});
+    CHECK(values(seed) == std::vector<double>{10, 20});
+    // a leaf's gradient taken without a copy still accumulates in place on the next backward
+    (b * 1.0).backward(Tensor({1, 1}));
+    CHECK(values(b.grad()) == std::vector<double>{11, 21});
+    CHECK(values(a.grad()) == std::vector<double>{20, 40});
+}
+
 TEST_CASE("hooks on tensor gradients: leaf and interior") {
     Tensor x = Tensor({1, 2}).requires_grad_();
     std::vector<double> seen_leaf, seen_mid;
