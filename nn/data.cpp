@@ -1,5 +1,6 @@
 #include <nn/data.hpp>
 
+#include <autodiff/multiversion.hpp>
 #include <autodiff/random.hpp>
 
 #include <cstring>
@@ -15,6 +16,18 @@ void with_type(DType dt, F&& f) {
         f.template operator()<float>();
     else
         f.template operator()<double>();
+}
+
+// dst[j] = src[j] · s: the per-batch conversion of pixel bytes, vectorized for the running CPU.
+template <class T>
+AD_ALWAYS_INLINE inline void scale_bytes_loop(const std::uint8_t* __restrict src, std::size_t n, T s, T* __restrict dst) {
+    for (std::size_t j = 0; j < n; ++j) dst[j] = static_cast<T>(src[j]) * s;
+}
+AD_MULTIVERSION void scale_bytes(const std::uint8_t* src, std::size_t n, float s, float* dst) {
+    scale_bytes_loop(src, n, s, dst);
+}
+AD_MULTIVERSION void scale_bytes(const std::uint8_t* src, std::size_t n, double s, double* dst) {
+    scale_bytes_loop(src, n, s, dst);
 }
 
 Shape sample_shape_of(const Tensor& t) {
@@ -121,8 +134,7 @@ void ByteImageDataset::get_batch(std::span<const std::int64_t> indices, Tensor& 
         for (std::size_t k = 0; k < indices.size(); ++k) {
             check_index("ByteImageDataset::get_batch", indices[k], n);
             const std::uint8_t* src = pixels_.data() + static_cast<std::size_t>(indices[k]) * per;
-            T* dst = f + k * per;
-            for (std::size_t j = 0; j < per; ++j) dst[j] = static_cast<T>(src[j]) * s;
+            scale_bytes(src, per, s, f + k * per);
             l[k] = static_cast<T>(labels_[static_cast<std::size_t>(indices[k])]);
         }
     });
