@@ -273,27 +273,37 @@ struct FastCtx {
     void acc(std::uint32_t i, double g) { adj[i] += g; }
 };
 
-void fast_sweep(Tape& t, std::uint32_t root, std::vector<double>& adjv, Sweep<double, false>& slow) {
+void fast_sweep(Tape& t, std::uint32_t root, std::vector<double>& adjv, Sweep<double, false>& slow, bool accumulate) {
     FastCtx c{t.val, t.consts.data(), adjv.data()};
     const std::uint32_t* __restrict A = t.arg_a;
     const std::uint32_t* __restrict B = t.arg_b;
     const Op* __restrict op = t.op;
-    const std::uint32_t released = t.released_upto;
+    LeafData* const* leaves = t.leaves.data();
     // Each adjoint is read once, when the loop reaches it, then reset to zero: the scratch array
-    // is left all-zero for the next sweep without a separate clearing pass.
-    for (std::uint32_t i = root + 1; i-- > 0;) {
-        const Op o = op[i];
-        const double g = c.adj[i];
-        if (o >= Op::Add && o < Op::FromTensor) [[likely]] {
-            if (g == 0.0) continue;
-            if (i < released) [[unlikely]] slow.entry(i);  // throws the released-graph error
-            c.adj[i] = 0.0;
-            scalar_backward<double>(c, o, i, A[i], B[i], g);
-        } else {
-            slow.entry(i);
-            c.adj[i] = 0.0;
+    // is left all-zero for the next sweep without a separate clearing pass. Entries below
+    // `released` were freed by an earlier backward: reaching one with a gradient is an error,
+    // which the general sweep reports (the first loop needs no such test).
+    const std::uint32_t released = std::min(t.released_upto, root + 1);
+    auto run = [&]<bool Released>(std::uint32_t hi, std::uint32_t lo) {
+        for (std::uint32_t i = hi; i-- > lo;) {
+            const Op o = op[i];
+            const double g = c.adj[i];
+            if (o >= Op::Add && o < Op::FromTensor) [[likely]] {
+                if (g == 0.0) continue;
+                if constexpr (Released) slow.entry(i);  // throws the released-graph error
+                c.adj[i] = 0.0;
+                scalar_backward<double>(c, o, i, A[i], B[i], g);
+            } else if (o == Op::Leaf && accumulate && leaves[A[i]] && !leaves[A[i]]->extras) {
+                leaves[A[i]]->grad += g;  // a plain leaf (no hooks): accumulate inline
+                c.adj[i] = 0.0;
+            } else {  // tensor entries (their gradients live in their nodes), bridges, hooked leaves
+                slow.entry(i);
+                c.adj[i] = 0.0;
+            }
         }
-    }
+    };
+    run.template operator()<false>(root + 1, released);
+    run.template operator()<true>(released, 0);
 }
 
 std::vector<double>& scratch_adjoints() {
@@ -368,7 +378,7 @@ void run_sweep(std::uint32_t root, const Seed& seed, const SweepRequest& req, Sw
                 finish(adj);
             } else {
                 Sweep<double, false> s(t, adj, req);
-                fast_sweep(t, root, adj, s);
+                fast_sweep(t, root, adj, s, req.accumulate);
                 rezero.needed = false;
             }
         } else {
