@@ -81,6 +81,39 @@ Tensor smoothed_one_hot(const Tensor& labels, std::int64_t classes, double eps, 
     return q;
 }
 
+// The first-order backward of cross_entropy_indices in one pass, (softmax(x_i) − q_i)·g_i, with
+// the same arithmetic as the recorded form below (used under create_graph), without its four
+// temporaries: softmax as softmax() computes it, then the difference and product in T.
+Tensor cross_entropy_grad(const Tensor& logits, const Tensor& labels, double eps, const Tensor& gout) {
+    const std::int64_t n = logits.shape()[0], c = logits.shape()[1];
+    const Tensor xc = logits.detach().contiguous(), gc = gout.detach().contiguous();
+    const double* label = labels.data<double>();
+    Tensor r = Tensor::empty(logits.shape(), logits.dtype());
+    thread_local std::vector<double> e;
+    e.resize(static_cast<std::size_t>(c));
+    detail::dispatch(logits.dtype(), [&]<class T>() {
+        const T* x = xc.data<T>();
+        const T* go = gc.data<T>();
+        T* out = r.data<T>();
+        const T off = static_cast<T>(eps / static_cast<double>(c)), on = off + static_cast<T>(1.0 - eps);
+        for (std::int64_t i = 0; i < n; ++i) {
+            const T* row = x + i * c;
+            T m = row[0];
+            for (std::int64_t j = 1; j < c; ++j) m = std::max(m, row[j]);
+            if (std::isinf(m) && m < 0) m = 0;  // as softmax(): a row of −inf
+            double z = 0;
+            for (std::int64_t j = 0; j < c; ++j) z += e[static_cast<std::size_t>(j)] = std::exp(static_cast<double>(row[j] - m));
+            const double inv = 1.0 / z;
+            const std::int64_t picked = static_cast<std::int64_t>(label[i]);
+            for (std::int64_t j = 0; j < c; ++j) {
+                const T p = static_cast<T>(e[static_cast<std::size_t>(j)] * inv);
+                out[i * c + j] = static_cast<T>(p - (j == picked ? on : off)) * go[i];
+            }
+        }
+    });
+    return r;
+}
+
 // Per-sample cross-entropy of logits [N, C] with class indices, one fused node:
 //   l_i = logsumexp(x_i) − Σ_j q_ij x_ij,   ∂l_i/∂x_i = softmax(x_i) − q_i.
 // `labels` comes from class_indices.
@@ -108,6 +141,10 @@ Tensor cross_entropy_indices(const Tensor& logits, const Tensor& labels, double 
     });
     return detail::record("cross_entropy", out, {logits}, [sx = save(logits), labels, eps](GradContext& g) {
         const Tensor x = sx.get();
+        if (!g.create_graph()) {
+            g.add(0, cross_entropy_grad(x, labels, eps, g.out()));
+            return;
+        }
         const Tensor q = smoothed_one_hot(labels, x.shape()[1], eps, x.dtype());
         g.add(0, (softmax(x, 1) - q) * reshape(g.out(), Shape{x.shape()[0], 1}));
     });

@@ -8,6 +8,7 @@
 #include <autodiff/tensor_node.hpp>
 
 #include <cmath>
+#include <vector>
 
 namespace ad {
 
@@ -38,14 +39,24 @@ void softmax_row(const T* p, T* q, std::int64_t n, std::int64_t s, bool log_form
     T m = p[0];
     for (std::int64_t j = 1; j < n; ++j) m = std::max(m, p[j * s]);
     if (std::isinf(m) && m < 0) m = 0;  // a row of −inf: avoid −inf − −inf
+    // Rows up to 4096 long keep their exponentials (computed once); longer ones recompute them
+    // rather than hold a big buffer for the thread's lifetime.
+    thread_local std::vector<double> e;
+    const bool keep = !log_form && n <= 4096;
+    if (keep) e.resize(static_cast<std::size_t>(n));
     double z = 0;
-    for (std::int64_t j = 0; j < n; ++j) z += std::exp(static_cast<double>(p[j * s] - m));
+    for (std::int64_t j = 0; j < n; ++j) {
+        const double v = std::exp(static_cast<double>(p[j * s] - m));
+        if (keep) e[static_cast<std::size_t>(j)] = v;
+        z += v;
+    }
     if (log_form) {
         const T lz = static_cast<T>(std::log(z));
         for (std::int64_t j = 0; j < n; ++j) q[j * s] = p[j * s] - m - lz;
     } else {
         const double inv = 1.0 / z;
-        for (std::int64_t j = 0; j < n; ++j) q[j * s] = static_cast<T>(std::exp(static_cast<double>(p[j * s] - m)) * inv);
+        for (std::int64_t j = 0; j < n; ++j)
+            q[j * s] = static_cast<T>((keep ? e[static_cast<std::size_t>(j)] : std::exp(static_cast<double>(p[j * s] - m))) * inv);
     }
 }
 }  // namespace
