@@ -84,7 +84,13 @@ Tensor sigmoid(const Tensor& x) {  // ∂ = y(1 − y)
 
 Tensor relu(const Tensor& x) {  // ∂ = 1 if x > 0 else 0
     Tensor y = map(x, [](auto v) { return v > 0 ? v : decltype(v)(0); });
-    return record("relu", y, {x}, [sy = save(y)](GradContext& g) { g.add(0, g.out() * mask_gt(sy.get(), 0.0)); });
+    return record("relu", y, {x}, [sy = save(y)](GradContext& g) {
+        if (!g.create_graph()) {  // one pass: where(y > 0, g, 0), as PyTorch's threshold_backward
+            g.add(0, detail::zip(g.out(), sy.get(), "relu", [](auto gv, auto yv) { return yv > 0 ? gv : decltype(gv)(0); }));
+            return;
+        }
+        g.add(0, g.out() * mask_gt(sy.get(), 0.0));  // recorded: differentiable again
+    });
 }
 
 Tensor leaky_relu(const Tensor& x, double slope) {  // ∂ = 1 if x > 0 else slope
