@@ -1,5 +1,6 @@
 // Reductions: forward kernels on an [outer, reduced] layout, backward by broadcasting.
 #include <autodiff/kernels.hpp>
+#include <autodiff/multiversion.hpp>
 #include <autodiff/ops/arithmetic.hpp>
 #include <autodiff/ops/compare.hpp>
 #include <autodiff/ops/reduce.hpp>
@@ -97,6 +98,16 @@ Tensor unsqueeze_back(const Tensor& g, const Shape& keep_shape) { return reshape
 namespace {
 // Sum over the leading `lead` axes of a contiguous x (a bias gradient: Σ over the batch), column
 // by column without rearranging x first; accumulates in double.
+// acc[c] += Σ_r p[r·cols + c], in double (bias gradients: the column sums of a batch), compiled
+// for AVX-512, AVX2 and the baseline (autodiff/multiversion.hpp).
+template <class T>
+AD_ALWAYS_INLINE inline void add_rows_loop(const T* __restrict p, std::int64_t rows, std::int64_t cols, double* __restrict acc) {
+    for (std::int64_t r = 0; r < rows; ++r)
+        for (std::int64_t c = 0; c < cols; ++c) acc[c] += static_cast<double>(p[r * cols + c]);
+}
+AD_MULTIVERSION void add_rows(const float* p, std::int64_t rows, std::int64_t cols, double* acc) { add_rows_loop(p, rows, cols, acc); }
+AD_MULTIVERSION void add_rows(const double* p, std::int64_t rows, std::int64_t cols, double* acc) { add_rows_loop(p, rows, cols, acc); }
+
 Tensor sum_leading(const Tensor& x, int lead, bool keepdim) {
     std::int64_t rows = 1, cols = 1;  // (not numel / rows: a 0-row tensor still has its columns)
     for (int i = 0; i < x.dim(); ++i) (i < lead ? rows : cols) *= x.shape()[i];
@@ -108,8 +119,7 @@ Tensor sum_leading(const Tensor& x, int lead, bool keepdim) {
         T* q = y.data<T>();
         thread_local std::vector<double> acc;
         acc.assign(static_cast<std::size_t>(cols), 0.0);
-        for (std::int64_t r = 0; r < rows; ++r)
-            for (std::int64_t c = 0; c < cols; ++c) acc[static_cast<std::size_t>(c)] += p[r * cols + c];
+        add_rows(p, rows, cols, acc.data());
         for (std::int64_t c = 0; c < cols; ++c) q[c] = static_cast<T>(acc[static_cast<std::size_t>(c)]);
     });
     return y;
