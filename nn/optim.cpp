@@ -131,6 +131,56 @@ void Optimizer::load_state(const std::vector<ParamState>& state) {
 
 // ---- SGD ------------------------------------------------------------------------------------------
 
+namespace {
+
+template <class T>
+struct SgdStep {
+    T lr, weight_decay, momentum, keep;  // keep = 1 − dampening
+};
+
+// PyTorch's SGD update for one parameter buffer:
+//   d = g + λx;  b = d (first step) or μb + (1 − dampening)d;  d = d + μb (Nesterov) or b;  x ← x − lr·d.
+template <class T, bool Decay, bool Momentum, bool Nesterov, bool First>
+AD_ALWAYS_INLINE inline void sgd_loop(const SgdStep<T>& a, std::int64_t n, T* __restrict x, const T* __restrict g,
+                                      T* __restrict buf) {
+    for (std::int64_t k = 0; k < n; ++k) {
+        T d = g[k];
+        if constexpr (Decay) d += a.weight_decay * x[k];
+        if constexpr (Momentum) {
+            const T b = First ? d : a.momentum * buf[k] + a.keep * d;
+            buf[k] = b;
+            d = Nesterov ? d + a.momentum * b : b;
+        }
+        x[k] -= a.lr * d;
+    }
+}
+
+// One branch-free loop per combination of options, chosen once per buffer.
+template <class T, bool Decay>
+AD_ALWAYS_INLINE inline void sgd_body(const SgdStep<T>& a, std::int64_t n, T* x, const T* g, T* buf, bool momentum,
+                                      bool nesterov, bool first) {
+    if (!momentum) return sgd_loop<T, Decay, false, false, false>(a, n, x, g, buf);
+    if (nesterov) {
+        if (first) return sgd_loop<T, Decay, true, true, true>(a, n, x, g, buf);
+        return sgd_loop<T, Decay, true, true, false>(a, n, x, g, buf);
+    }
+    if (first) return sgd_loop<T, Decay, true, false, true>(a, n, x, g, buf);
+    sgd_loop<T, Decay, true, false, false>(a, n, x, g, buf);
+}
+// Compiled for AVX-512, AVX2 and the baseline; the loader picks one (autodiff/multiversion.hpp).
+AD_MULTIVERSION void sgd_update(const SgdStep<float>& a, std::int64_t n, float* x, const float* g, float* buf, bool decay,
+                                bool momentum, bool nesterov, bool first) {
+    if (decay) return sgd_body<float, true>(a, n, x, g, buf, momentum, nesterov, first);
+    sgd_body<float, false>(a, n, x, g, buf, momentum, nesterov, first);
+}
+AD_MULTIVERSION void sgd_update(const SgdStep<double>& a, std::int64_t n, double* x, const double* g, double* buf,
+                                bool decay, bool momentum, bool nesterov, bool first) {
+    if (decay) return sgd_body<double, true>(a, n, x, g, buf, momentum, nesterov, first);
+    sgd_body<double, false>(a, n, x, g, buf, momentum, nesterov, first);
+}
+
+}  // namespace
+
 SGD::SGD(std::vector<Tensor> params, SGDOptions o) : Optimizer(std::move(params), o.lr, "SGD"), o_(o) {
     check_finite_nonnegative("SGD", "momentum", o.momentum);
     check_finite_nonnegative("SGD", "dampening", o.dampening);
@@ -165,23 +215,10 @@ void SGD::step() {
         ensure_buffers(i);
         ++s.step;
         with_type(p.dtype(), [&]<class T>() {
-            const T lr = static_cast<T>(this->lr()), wd = static_cast<T>(o_.weight_decay);
-            const T mu = static_cast<T>(o_.momentum), keep = static_cast<T>(1.0 - o_.dampening);
-            const bool decay = o_.weight_decay != 0, momentum = o_.momentum != 0, nesterov = o_.nesterov;
-            T* __restrict x = p.data<T>();
-            const T* __restrict gp = g.data<T>();
-            T* __restrict buf = momentum ? s.buffers[0].data<T>() : nullptr;
-            const std::int64_t n = p.numel();
-            for (std::int64_t k = 0; k < n; ++k) {
-                T d = gp[k];
-                if (decay) d += wd * x[k];
-                if (momentum) {
-                    const T b = first ? d : mu * buf[k] + keep * d;
-                    buf[k] = b;
-                    d = nesterov ? d + mu * b : b;
-                }
-                x[k] -= lr * d;
-            }
+            const SgdStep<T> a{static_cast<T>(this->lr()), static_cast<T>(o_.weight_decay), static_cast<T>(o_.momentum),
+                               static_cast<T>(1.0 - o_.dampening)};
+            T* buf = o_.momentum != 0 ? s.buffers[0].data<T>() : nullptr;
+            sgd_update(a, p.numel(), p.data<T>(), g.data<T>(), buf, o_.weight_decay != 0, o_.momentum != 0, o_.nesterov, first);
         });
         p.bump_version();
     }
