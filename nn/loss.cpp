@@ -176,6 +176,40 @@ Tensor bce_elementwise(const Tensor& p, const Tensor& q) {
 
 }  // namespace
 
+namespace {
+// Mean or summed squared error as one node: l = k Σ (p − t)², k = (½ if half) (/ n if mean).
+// First-order backward in one pass, ∂p = 2k (p − t) g = −∂t; under create_graph the same formula
+// is recorded with tensor ops, so it can be differentiated again.
+Tensor mse_reduced(const Tensor& pred, const Tensor& target, bool half, bool mean) {
+    const Tensor pc = pred.detach().contiguous(), tc = target.detach().contiguous();
+    const double n = static_cast<double>(pred.numel());
+    const double k = (half ? 0.5 : 1.0) / (mean ? n : 1.0);
+    double acc = 0;
+    detail::dispatch(pred.dtype(), [&]<class T>() {
+        const T* p = pc.data<T>();
+        const T* q = tc.data<T>();
+        for (std::int64_t i = 0; i < pc.numel(); ++i) {
+            const double d = static_cast<double>(p[i]) - static_cast<double>(q[i]);
+            acc += d * d;
+        }
+    });
+    const Tensor out = Tensor::scalar(acc * k, pred.dtype());
+    return detail::record("mse_loss", out, {pred, target}, [sp = save(pred), st = save(target), c = 2.0 * k](GradContext& g) {
+        if (!g.create_graph()) {
+            const double scale = c * g.out().item();
+            const Tensor d = detail::zip(sp.get(), st.get(), "mse_loss",
+                                         [scale](auto p, auto q) { return (p - q) * static_cast<decltype(p)>(scale); });
+            if (g.needs(1)) g.add(1, -d);
+            if (g.needs(0)) g.add(0, d);
+            return;
+        }
+        const Tensor d = (sp.get() - st.get()) * (g.out() * c);
+        if (g.needs(1)) g.add(1, -d);
+        if (g.needs(0)) g.add(0, d);
+    });
+}
+}  // namespace
+
 Tensor reduce_loss(const Tensor& losses, Reduction reduction) {
     switch (reduction) {
         case Reduction::Mean: return mean(losses);
@@ -189,8 +223,10 @@ Tensor mse_loss(const Tensor& pred, const Tensor& target, MSEOptions o) {
     require_same_shape(pred, target, "mse_loss", "pred", "target");
     check_targets(target, -std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity(), "mse_loss");
     require_nonempty(pred, o.reduction, "mse_loss");
-    const Tensor sq = square(pred - target.to(pred.dtype()));
-    return reduce_loss(o.half ? sq * 0.5 : sq, o.reduction);
+    const Tensor t = target.to(pred.dtype());
+    if (o.reduction != Reduction::None) return mse_reduced(pred, t, o.half, o.reduction == Reduction::Mean);
+    const Tensor sq = square(pred - t);
+    return o.half ? sq * 0.5 : sq;
 }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, CrossEntropyOptions o) {
