@@ -111,8 +111,8 @@ template <class T, class Ctx>
     case Op::Sigmoid:  // ∂a = y (1 − y)
         c.acc(a, g * (c.arg(i) * (1.0 - c.arg(i))));
         break;
-    case Op::Relu:  // ∂a = 1 if a > 0, else 0 (PyTorch: relu'(0) = 0)
-        if (c.num(a) > 0.0) c.acc(a, g);
+    case Op::Relu:  // ∂a = 0 if a <= 0, else 1 (PyTorch: relu'(0) = 0, a NaN passes the gradient)
+        if (!(c.num(a) <= 0.0)) c.acc(a, g);
         break;
     case Op::Abs: {  // ∂a = sign a (abs'(0) = 0)
         const double av = c.num(a);

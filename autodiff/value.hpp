@@ -255,7 +255,7 @@ inline Value sigmoid(const Value& x) {                                          
     const double s = v >= 0 ? 1.0 / (1.0 + std::exp(-v)) : std::exp(v) / (1.0 + std::exp(v));
     return detail::record_unary(detail::Op::Sigmoid, x, s);
 }
-inline Value relu(const Value& x) { return detail::record_unary(detail::Op::Relu, x, x.value() > 0 ? x.value() : 0.0); }  // 1 if x > 0 else 0
+inline Value relu(const Value& x) { return detail::record_unary(detail::Op::Relu, x, x.value() <= 0 ? 0.0 : x.value()); }  // 0 if x <= 0 else 1 (NaN stays NaN)
 inline Value abs(const Value& x) { return detail::record_unary(detail::Op::Abs, x, std::fabs(x.value())); }        // sign x (0 at 0)
 inline Value square(const Value& x) { return detail::record_unary(detail::Op::Square, x, x.value() * x.value()); } // 2x
 inline Value erf(const Value& x) { return detail::record_unary(detail::Op::Erf, x, std::erf(x.value())); }         // 2/√π e^{−x²}

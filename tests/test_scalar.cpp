@@ -105,6 +105,18 @@ TEST_CASE("kinks use PyTorch's subgradients") {
     CHECK(base.grad() == 0.0);
 }
 
+TEST_CASE("relu keeps a NaN and passes its gradient, as PyTorch") {
+    Value x = std::nan("");
+    const Value y = relu(x);
+    CHECK(std::isnan(y.value()));
+    y.backward();
+    CHECK(x.grad() == 1.0);
+    Value n = -0.5;
+    relu(n).backward();
+    CHECK(relu(n).value() == 0.0);
+    CHECK(n.grad() == 0.0);
+}
+
 TEST_CASE("domain errors follow IEEE and never throw") {
     Value x = -1.0;
     CHECK(std::isnan(log(x).value()));

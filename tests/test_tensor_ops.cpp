@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 #include <tests/test_util.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -254,6 +255,20 @@ TEST_CASE("expand: -1 keeps an existing dimension, other negative sizes are Shap
     ad::sum(ad::expand(w, {-1, 5})).backward();
     CHECK(w.grad().shape() == ad::Shape{2, 1});
     CHECK(w.grad().to_vector() == std::vector<double>{5, 5});
+}
+
+TEST_CASE("relu keeps NaNs and passes their gradient, as PyTorch (first order and under create_graph)") {
+    for (bool create_graph : {false, true}) {
+        Tensor x = Tensor({std::nan(""), -1.0, 0.0, 2.0}).requires_grad_();
+        const Tensor y = ad::relu(x);
+        const std::vector<double> v = y.to_vector();
+        CHECK(std::isnan(v[0]));
+        CHECK(v[1] == 0.0);
+        CHECK(v[2] == 0.0);
+        CHECK(v[3] == 2.0);
+        ad::sum(y * Tensor({3.0, 3.0, 3.0, 3.0})).backward({.create_graph = create_graph});
+        CHECK(x.grad().to_vector() == std::vector<double>{3, 0, 0, 3});
+    }
 }
 
 TEST_CASE("square records its own op, named 'square'") {

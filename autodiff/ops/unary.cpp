@@ -17,9 +17,9 @@ using detail::record;
 using detail::save;
 
 namespace {
-// The 0/1 mask of x > t, in x's dtype (a constant of the graph).
-Tensor mask_gt(const Tensor& x, double t) {
-    return map(x, [t](auto v) { return v > static_cast<decltype(v)>(t) ? decltype(v)(1) : decltype(v)(0); });
+// The 0/1 mask of "not x <= t" (x > t, or x is NaN), in x's dtype (a constant of the graph).
+Tensor mask_not_le(const Tensor& x, double t) {
+    return map(x, [t](auto v) { return v <= static_cast<decltype(v)>(t) ? decltype(v)(0) : decltype(v)(1); });
 }
 template <class T>
 T stable_sigmoid(T v) {
@@ -82,14 +82,16 @@ Tensor sigmoid(const Tensor& x) {  // ∂ = y(1 − y)
     });
 }
 
-Tensor relu(const Tensor& x) {  // ∂ = 1 if x > 0 else 0
-    Tensor y = map(x, [](auto v) { return v > 0 ? v : decltype(v)(0); });
+// y = x where x > 0, else 0; NaN stays NaN (PyTorch). ∂ = 0 where y <= 0, else 1 (so relu'(0) = 0
+// and a NaN passes the gradient, as PyTorch's threshold_backward).
+Tensor relu(const Tensor& x) {
+    Tensor y = map(x, [](auto v) { return v <= 0 ? decltype(v)(0) : v; });
     return record("relu", y, {x}, [sy = save(y)](GradContext& g) {
-        if (!g.create_graph()) {  // one pass: where(y > 0, g, 0), as PyTorch's threshold_backward
-            g.add(0, detail::zip(g.out(), sy.get(), "relu", [](auto gv, auto yv) { return yv > 0 ? gv : decltype(gv)(0); }));
+        if (!g.create_graph()) {  // one pass
+            g.add(0, detail::zip(g.out(), sy.get(), "relu", [](auto gv, auto yv) { return yv <= 0 ? decltype(gv)(0) : gv; }));
             return;
         }
-        g.add(0, g.out() * mask_gt(sy.get(), 0.0));  // recorded: differentiable again
+        g.add(0, g.out() * mask_not_le(sy.get(), 0.0));  // recorded: differentiable again
     });
 }
 
