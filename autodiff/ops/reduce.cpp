@@ -96,8 +96,6 @@ Tensor unsqueeze_back(const Tensor& g, const Shape& keep_shape) { return reshape
 
 // ---- sum ----------------------------------------------------------------------------------------
 namespace {
-// Sum over the leading `lead` axes of a contiguous x (a bias gradient: Σ over the batch), column
-// by column without rearranging x first; accumulates in double.
 // acc[c] += Σ_r p[r·cols + c], in double (bias gradients: the column sums of a batch), compiled
 // for AVX-512, AVX2 and the baseline (autodiff/multiversion.hpp).
 template <class T>
@@ -108,6 +106,8 @@ AD_ALWAYS_INLINE inline void add_rows_loop(const T* __restrict p, std::int64_t r
 AD_MULTIVERSION void add_rows(const float* p, std::int64_t rows, std::int64_t cols, double* acc) { add_rows_loop(p, rows, cols, acc); }
 AD_MULTIVERSION void add_rows(const double* p, std::int64_t rows, std::int64_t cols, double* acc) { add_rows_loop(p, rows, cols, acc); }
 
+// Sum over the leading `lead` axes of a contiguous x (a bias gradient: Σ over the batch), column
+// by column without rearranging x first; accumulates in double.
 Tensor sum_leading(const Tensor& x, int lead, bool keepdim) {
     std::int64_t rows = 1, cols = 1;  // (not numel / rows: a 0-row tensor still has its columns)
     for (int i = 0; i < x.dim(); ++i) (i < lead ? rows : cols) *= x.shape()[i];
