@@ -21,15 +21,21 @@ struct BlasOperand {
     std::int64_t ld = 0;
     bool trans = false;
 };
-// For a matrix (the last two dims of `x`) with `rows` × `cols` and element strides (sr, sc).
-BlasOperand blas_operand(const Tensor& x) {
+// For the matrix in the last two dims of `x` (rows × cols, element strides (sr, sc)), or for its
+// transpose when `transposed` (no view is made: the strides swap). A layout BLAS cannot read
+// directly is copied to a contiguous tensor first.
+BlasOperand blas_operand(const Tensor& x, bool transposed = false) {
     const int n = x.dim();
-    const std::int64_t rows = x.shape()[n - 2], cols = x.shape()[n - 1];
-    const std::int64_t sr = x.strides()[n - 2], sc = x.strides()[n - 1];
+    std::int64_t rows = x.shape()[n - 2], cols = x.shape()[n - 1];
+    std::int64_t sr = x.strides()[n - 2], sc = x.strides()[n - 1];
+    if (transposed) {
+        std::swap(rows, cols);
+        std::swap(sr, sc);
+    }
     if ((sc == 1 || cols == 1) && sr >= std::max<std::int64_t>(cols, 1)) return {x, sr, false};
     if ((sr == 1 || rows == 1) && sc >= std::max<std::int64_t>(rows, 1)) return {x, sc, true};
-    Tensor c = x.detach().contiguous();
-    return {c, std::max<std::int64_t>(cols, 1), false};
+    Tensor c = x.detach().contiguous();  // x's own rows, row-major: its transpose is the same buffer, flagged
+    return {c, std::max<std::int64_t>(x.shape()[n - 1], 1), transposed};
 }
 
 template <class T>
@@ -68,6 +74,19 @@ Tensor matmul_forward(const Tensor& a, const Tensor& b) {
     if (k != k2)
         throw ShapeError(fmt::format("matmul: shapes {} and {} do not match (inner dimensions {} vs {})", a.shape().str(),
                                      b.shape().str(), k, k2));
+    if (na == 2 && nb == 2) {  // the common case, without the batch machinery's views
+        Tensor y = Tensor::empty(Shape{m, n}, a.dtype());
+        const BlasOperand A = blas_operand(a), B = blas_operand(b);
+        detail::dispatch(a.dtype(), [&]<class T>() {
+            T* yp = y.data<T>();
+            if (k == 0) {
+                for (std::int64_t i = 0; i < m * n; ++i) yp[i] = T(0);
+            } else if (m > 0 && n > 0) {
+                gemm<T>(A.trans, B.trans, m, n, k, A.holder.data<T>(), A.ld, B.holder.data<T>(), B.ld, T(0), yp, n);
+            }
+        });
+        return y;
+    }
     Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
     Shape batch;
     try {
@@ -154,7 +173,7 @@ Tensor linear(const Tensor& x, const Tensor& W, const Tensor& b) {
                                      W.shape().str(), W.shape()[0]));
     const std::int64_t batch = x.shape()[0], in = x.shape()[1], out = W.shape()[0];
     Tensor y = Tensor::empty(Shape{batch, out}, x.dtype());
-    const BlasOperand X = blas_operand(x.detach()), Wt = blas_operand(mT(W.detach()));
+    const BlasOperand X = blas_operand(x), Wt = blas_operand(W, true);
     detail::dispatch(x.dtype(), [&]<class T>() {
         T* yp = y.data<T>();
         T beta = T(0);
