@@ -11,9 +11,13 @@
 //     AD_MULTIVERSION void axpy(float a, const float* x, float* y, long n) { axpy_body(a, x, y, n); }
 //
 // The clones do the same IEEE operations in the same order (meson.build passes -ffp-contract=off,
-// so no clone fuses a*b+c into an FMA), so results are bit-identical whichever runs. Elsewhere (clang, other architectures) the macro
-// is empty and the loop is compiled once.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__has_attribute)
+// so no clone fuses a*b+c into an FMA): results are bit-identical whichever runs.
+//
+// The macro is empty, and the loop compiled once, with clang, on other architectures, and under
+// ThreadSanitizer (the loader runs the clones' resolver before TSan's runtime is up, and the
+// instrumented resolver crashes the program at start).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__has_attribute) && \
+    !defined(__SANITIZE_THREAD__)
 #if __has_attribute(target_clones)
 #define AD_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
