@@ -209,17 +209,18 @@ Tensor Tensor::make_view(std::shared_ptr<Storage> storage, DType dt, const Shape
 
 // --- properties -----------------------------------------------------------------------------
 
+void detail::throw_undefined_tensor() {
+    throw GraphError("tensor: this Tensor is undefined (default-constructed, or a gradient that was never computed)");
+}
+
 namespace {
 const TensorImpl& checked(const std::shared_ptr<TensorImpl>& p) {
-    if (!p) throw GraphError("tensor: this Tensor is undefined (default-constructed, or a gradient that was never computed)");
+    if (!p) detail::throw_undefined_tensor();
     return *p;
 }
 }  // namespace
 
-const Shape& Tensor::shape() const { return checked(impl_).shape; }
-const Shape& Tensor::strides() const { return checked(impl_).strides; }
 std::int64_t Tensor::offset() const { return checked(impl_).offset; }
-DType Tensor::dtype() const { return checked(impl_).dtype; }
 const std::shared_ptr<Storage>& Tensor::storage() const { return checked(impl_).storage; }
 std::int64_t Tensor::size(std::int64_t axis) const { return shape()[shape().axis(axis, "size")]; }
 bool Tensor::is_contiguous() const {

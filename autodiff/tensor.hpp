@@ -207,7 +207,22 @@ struct TensorImpl {
     TensorImpl(const TensorImpl&) = delete;
     TensorImpl& operator=(const TensorImpl&) = delete;
 };
+[[noreturn]] void throw_undefined_tensor();
 }  // namespace detail
+
+// The hot accessors, inline: every op reads them several times.
+inline const Shape& Tensor::shape() const {
+    if (!impl_) [[unlikely]] detail::throw_undefined_tensor();
+    return impl_->shape;
+}
+inline const Shape& Tensor::strides() const {
+    if (!impl_) [[unlikely]] detail::throw_undefined_tensor();
+    return impl_->strides;
+}
+inline DType Tensor::dtype() const {
+    if (!impl_) [[unlikely]] detail::throw_undefined_tensor();
+    return impl_->dtype;
+}
 
 inline void Tensor::retain() noexcept {
     if (impl_ && !impl_->leaf) {
