@@ -1,6 +1,7 @@
 #pragma once
 // The whole public API of the engine (namespace ad).
 //   Value      differentiable scalars on a fast tape          value.hpp
+//   Real       scalars recorded per statement (first order)   real.hpp
 //   Tensor     n-d float/double arrays on the same graph      tensor.hpp, ops/*.hpp
 //   gradients  torch.autograd.grad                            backward.hpp
 //   gradcheck  finite-difference checks (first, second order) gradcheck.hpp
@@ -20,6 +21,7 @@
 #include <autodiff/ops/shape_ops.hpp>
 #include <autodiff/ops/softmax.hpp>
 #include <autodiff/random.hpp>
+#include <autodiff/real.hpp>
 #include <autodiff/shape.hpp>
 #include <autodiff/tensor.hpp>
 #include <autodiff/value.hpp>

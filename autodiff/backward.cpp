@@ -81,6 +81,16 @@ public:
             adj_[i] = is_zero(adj_[i]) ? g : adj_[i] + g;
         }
     }
+    void stmt(std::uint32_t first, std::uint32_t count, const T& g) {
+        if constexpr (std::is_same_v<T, double>) {
+            for (std::uint32_t k = first; k < first + count; ++k) acc(t_.stmt_arg[k], g * t_.stmt_jac[k]);
+        } else {
+            throw GraphError(fmt::format(
+                "backward(create_graph=true) reached {}: ad::Real records the numbers of its first derivatives, "
+                "not their graph, so gradients of its gradients would be wrong; use ad::Value for higher order",
+                describe_entry(t_, current_)));
+        }
+    }
     // A gradient flowing into entry i, which may be a tensor entry or a scalar entry.
     void acc_tensor(std::uint32_t i, Tensor g) {
         if (t_.anomaly && !all_finite(g))
@@ -267,14 +277,19 @@ struct FastCtx {
     const double* __restrict val;
     const double* __restrict consts;
     double* __restrict adj;
+    const double* __restrict stmt_jac;
+    const std::uint32_t* __restrict stmt_arg;
     double arg(std::uint32_t i) const { return val[i]; }
     double num(std::uint32_t i) const { return val[i]; }
     double cst(std::uint32_t i) const { return consts[i]; }
     void acc(std::uint32_t i, double g) { adj[i] += g; }
+    void stmt(std::uint32_t first, std::uint32_t count, double g) {
+        for (std::uint32_t k = first; k < first + count; ++k) adj[stmt_arg[k]] += g * stmt_jac[k];
+    }
 };
 
 void fast_sweep(Tape& t, std::uint32_t root, std::vector<double>& adjv, Sweep<double, false>& slow, bool accumulate) {
-    FastCtx c{t.val, t.consts.data(), adjv.data()};
+    FastCtx c{t.val, t.consts.data(), adjv.data(), t.stmt_jac, t.stmt_arg};
     const std::uint32_t* __restrict A = t.arg_a;
     const std::uint32_t* __restrict B = t.arg_b;
     const Op* __restrict op = t.op;

@@ -34,6 +34,7 @@ int scalar_arity(Op op) {
     case Op::Leaf:
     case Op::Const:
     case Op::Tensor:  // inputs are in the TensorNode
+    case Op::Stmt:    // inputs are in the statement columns
         return 0;
     case Op::Neg:
     case Op::AddC: case Op::MulC: case Op::DivC: case Op::RSubC: case Op::RDivC: case Op::PowC: case Op::RPowC:
@@ -162,6 +163,11 @@ private:
         if (op == Op::Tensor) {
             for (std::uint32_t in : t_.tensor_nodes[t_.arg_a[i]]->inputs)
                 if (in != detail::kNoNode && in < i) r.push_back(in);
+            return r;
+        }
+        if (op == Op::Stmt) {
+            for (std::uint32_t k = t_.arg_a[i]; k < t_.arg_a[i] + t_.arg_b[i]; ++k)
+                if (std::find(r.begin(), r.end(), t_.stmt_arg[k]) == r.end()) r.push_back(t_.stmt_arg[k]);
             return r;
         }
         const int n = scalar_arity(op);

@@ -9,6 +9,7 @@
 //                double num(i) the value of entry i, as a number (for branches at kinks)
 //                double cst(i) constant i of the tape's pool
 //                void acc(i, T) adds a contribution to entry i's adjoint
+//                void stmt(first, count, T) the backward of a statement (ad::Real)
 // Each rule reads: y = entry i, a/b = its arguments, g = ∂L/∂y.
 #include <autodiff/value.hpp>
 
@@ -149,6 +150,9 @@ template <class T, class Ctx>
     case Op::Hypot:  // y = √(a² + b²): ∂a = a/y, ∂b = b/y
         c.acc(a, g * c.arg(a) / c.arg(i));
         c.acc(b, g * c.arg(b) / c.arg(i));
+        break;
+    case Op::Stmt:  // y = f(x₁, …, x_b): the partials ∂f/∂x_k were recorded with the statement
+        c.stmt(a, b, g);
         break;
     }
 }

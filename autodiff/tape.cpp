@@ -43,6 +43,7 @@ const char* op_name(Op op) {
     case Op::Atan2: return "atan2";
     case Op::Hypot: return "hypot";
     case Op::Erf: return "erf";
+    case Op::Stmt: return "statement";
     case Op::FromTensor: return "item";
     case Op::Tensor: return "tensor";
     }
@@ -70,6 +71,8 @@ Tape::~Tape() {
     std::free(arg_a);
     std::free(arg_b);
     std::free(op);
+    std::free(stmt_jac);
+    std::free(stmt_arg);
 }
 
 namespace {
@@ -91,12 +94,13 @@ void Tape::grow() {
     capacity = static_cast<std::uint32_t>(n);
 }
 
-std::uint32_t Tape::register_leaf(LeafData* leaf) {
-    leaf->registrations = leaf->epoch == epoch ? leaf->registrations + 1 : 1;
-    leaves.push_back(leaf);
-    leaf->epoch = epoch;
-    leaf->node = push(Op::Leaf, leaf->value, static_cast<std::uint32_t>(leaves.size() - 1), 0);
-    return leaf->node;
+void Tape::grow_stmt(std::uint32_t at_least) {
+    const std::size_t need = std::size_t(stmt_size) + at_least;
+    if (need > 0xFFFFFFF0u) throw GraphError("tape: more than 4 billion statement arguments in one graph");
+    const std::size_t n = std::min<std::size_t>(std::max<std::size_t>({1024, std::size_t(stmt_capacity) * 2, need}), 0xFFFFFFF0u);
+    stmt_jac = grow_column(stmt_jac, n);
+    stmt_arg = grow_column(stmt_arg, n);
+    stmt_capacity = static_cast<std::uint32_t>(n);
 }
 
 std::unique_ptr<TensorNode> Tape::new_tensor_node() {
@@ -129,6 +133,7 @@ void Tape::rewind() {
     labels.clear();
     hooks.clear();
     size = 0;
+    stmt_size = 0;
     released_upto = 0;
 }
 
@@ -137,7 +142,8 @@ std::size_t Tape::bytes_per_entry() const {
 }
 
 std::size_t Tape::bytes_recorded() const {
-    return std::size_t(size) * bytes_per_entry() + consts.size() * sizeof(double) + leaves.size() * sizeof(LeafData*);
+    return std::size_t(size) * bytes_per_entry() + consts.size() * sizeof(double) + leaves.size() * sizeof(LeafData*) +
+           std::size_t(stmt_size) * (sizeof(double) + sizeof(std::uint32_t));
 }
 
 const std::string* Tape::label_of(std::uint32_t entry) const {

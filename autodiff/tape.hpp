@@ -39,6 +39,7 @@ enum class Op : std::uint8_t {
     AddC, MulC, DivC, RSubC, RDivC, PowC, RPowC,  // b = index into Tape::consts
     Pow, Exp, Log, Log1p, Sqrt, Sin, Cos, Tan, Tanh, Sigmoid, Relu, Abs, Square,
     Min, Max, Atan2, Hypot, Erf,
+    Stmt,        // a statement recorded by ad::Real: its partials are Tape::stmt_jac/stmt_arg[a, a+b)
     FromTensor,  // a 0-d tensor entered the scalar world: a = tape index of the tensor entry
     Tensor,      // a = index into Tape::tensor_nodes
 };
@@ -90,6 +91,13 @@ struct Tape {
     std::uint32_t size = 0;
     std::uint32_t capacity = 0;
 
+    // Arguments of statement entries (Op::Stmt, ad::Real): the entry each partial derivative is
+    // taken with respect to, and its value. One pair per distinct argument of the statement.
+    double* stmt_jac = nullptr;
+    std::uint32_t* stmt_arg = nullptr;
+    std::uint32_t stmt_size = 0;
+    std::uint32_t stmt_capacity = 0;
+
     std::vector<double> consts;
     std::vector<LeafData*> leaves;  // not owned; null once the leaf died
     std::vector<std::unique_ptr<TensorNode>> tensor_nodes;
@@ -121,7 +129,15 @@ struct Tape {
         consts.push_back(c);
         return push(o, v, a, static_cast<std::uint32_t>(consts.size() - 1));
     }
-    std::uint32_t register_leaf(LeafData* leaf);
+    void grow_stmt(std::uint32_t at_least);
+    std::uint32_t register_leaf(LeafData* leaf) {
+        leaf->registrations = leaf->epoch == epoch ? leaf->registrations + 1 : 1;
+        const auto slot = static_cast<std::uint32_t>(leaves.size());
+        leaves.push_back(leaf);
+        leaf->epoch = epoch;
+        leaf->node = push(Op::Leaf, leaf->value, slot, 0);
+        return leaf->node;
+    }
     // A blank tensor node, reused from earlier graphs when possible (its vectors keep their
     // capacity, so steady-state recording does not allocate them again).
     std::unique_ptr<TensorNode> new_tensor_node();

@@ -62,41 +62,60 @@ double max_rel_error(const std::vector<double>& a, const std::vector<double>& b)
 struct Row {
     std::string bench;
     std::size_t n;
-    double plain_s, ours_s;
+    double plain_s, ours_s;  // ours: ad::Real (statement tape), the engine's fastest first-order path
+    double value_s;          // ad::Value (one entry per operation; any order)
     std::optional<double> adolc_s;
-    double bytes_per_op, ours_err;
+    double bytes_per_op, real_bytes_per_stmt, ours_err, value_err;
     std::optional<double> adolc_err;
 };
 
 void print(const Row& r) {
     auto opt = [](std::optional<double> v, const char* f = "{:.6g}") { return v ? fmt::format(fmt::runtime(f), *v) : std::string("null"); };
-    fmt::print("{:<18} n={:<8} plain {:9.3f} ms  ours {:9.3f} ms ({:6.1f}x plain)  adolc {:>9} ms  ours/adolc {:>6}  {:.1f} B/op  grad rel err {:.1e}\n",
-               r.bench, r.n, r.plain_s * 1e3, r.ours_s * 1e3, r.ours_s / r.plain_s,
+    fmt::print("{:<18} n={:<8} plain {:8.3f} ms  Real {:8.3f} ms ({:5.1f}x plain)  Value {:8.3f} ms ({:5.1f}x)  adolc {:>9} ms  "
+               "Real/adolc {:>6}  {:.1f} B/op (Value), {:.1f} B/statement (Real)  grad rel err {:.1e} / {:.1e}\n",
+               r.bench, r.n, r.plain_s * 1e3, r.ours_s * 1e3, r.ours_s / r.plain_s, r.value_s * 1e3, r.value_s / r.plain_s,
                r.adolc_s ? fmt::format("{:.3f}", *r.adolc_s * 1e3) : "n/a",
-               r.adolc_s ? fmt::format("{:.3f}", r.ours_s / *r.adolc_s) : "n/a", r.bytes_per_op, r.ours_err);
-    fmt::print(stderr, "");
-    fmt::print("JSON {{\"bench\":\"{}\",\"n\":{},\"plain_s\":{:.6g},\"ours_s\":{:.6g},\"adolc_s\":{},\"bytes_per_op\":{:.2f},"
-               "\"ratio_plain\":{:.3g},\"ratio_adolc\":{},\"ours_grad_rel_err\":{:.3g},\"adolc_grad_rel_err\":{}}}\n",
-               r.bench, r.n, r.plain_s, r.ours_s, opt(r.adolc_s), r.bytes_per_op, r.ours_s / r.plain_s,
-               r.adolc_s ? fmt::format("{:.4g}", r.ours_s / *r.adolc_s) : "null", r.ours_err, opt(r.adolc_err, "{:.3g}"));
+               r.adolc_s ? fmt::format("{:.3f}", r.ours_s / *r.adolc_s) : "n/a", r.bytes_per_op, r.real_bytes_per_stmt,
+               r.ours_err, r.value_err);
+    fmt::print("JSON {{\"bench\":\"{}\",\"n\":{},\"plain_s\":{:.6g},\"ours_s\":{:.6g},\"value_s\":{:.6g},\"adolc_s\":{},"
+               "\"bytes_per_op\":{:.2f},\"real_bytes_per_stmt\":{:.2f},\"ratio_plain\":{:.3g},\"value_ratio_plain\":{:.3g},"
+               "\"ratio_adolc\":{},\"ours_grad_rel_err\":{:.3g},\"value_grad_rel_err\":{:.3g},\"adolc_grad_rel_err\":{}}}\n",
+               r.bench, r.n, r.plain_s, r.ours_s, r.value_s, opt(r.adolc_s), r.bytes_per_op, r.real_bytes_per_stmt,
+               r.ours_s / r.plain_s, r.value_s / r.plain_s, r.adolc_s ? fmt::format("{:.4g}", r.ours_s / *r.adolc_s) : "null",
+               r.ours_err, r.value_err, opt(r.adolc_err, "{:.3g}"));
+}
+
+double bytes_per_entry_recorded() {
+    const auto& t = ad::detail::tape();
+    return static_cast<double>(t.bytes_recorded()) / t.size;
+}
+
+// Record + gradient of rosenbrock<T> (T = ad::Value or ad::Real): median seconds, gradient, B/entry.
+template <class T>
+double time_rosenbrock(const std::vector<double>& x, int reps, std::vector<double>& grad, double& bytes) {
+    std::vector<T> xv(x.begin(), x.end());
+    const double s = bench::median_seconds(reps, [&] {
+        for (auto& v : xv) v.zero_grad();
+        T f = rosenbrock(xv);
+        f.backward();
+        bytes = bytes_per_entry_recorded();
+    });
+    grad.resize(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i) grad[i] = xv[i].grad();
+    return s;
 }
 
 Row bench_rosenbrock(std::size_t n, int reps) {
     std::vector<double> x(n);
     for (std::size_t i = 0; i < n; ++i) x[i] = 0.5 + 0.001 * static_cast<double>(i % 100);
-    Row r{"scalar_rosenbrock", n, 0, 0, {}, 0, 0, {}};
+    Row r{"scalar_rosenbrock", n, 0, 0, 0, {}, 0, 0, 0, 0, {}};
     volatile double sink = 0;
     r.plain_s = bench::median_seconds(reps, [&] { sink = sink + rosenbrock(x); });
-    std::vector<ad::Value> xv(x.begin(), x.end());
-    std::vector<double> grad(n);
-    r.ours_s = bench::median_seconds(reps, [&] {
-        for (auto& v : xv) v.zero_grad();
-        ad::Value f = rosenbrock(xv);
-        f.backward();
-        r.bytes_per_op = static_cast<double>(ad::detail::tape().bytes_recorded()) / ad::detail::tape().size;
-    });
-    for (std::size_t i = 0; i < n; ++i) grad[i] = xv[i].grad();
     const auto exact = analytic_rosenbrock_gradient(x);
+    std::vector<double> grad;
+    r.value_s = time_rosenbrock<ad::Value>(x, reps, grad, r.bytes_per_op);
+    r.value_err = max_rel_error(grad, exact);
+    r.ours_s = time_rosenbrock<ad::Real>(x, reps, grad, r.real_bytes_per_stmt);
     r.ours_err = max_rel_error(grad, exact);
 #ifdef AD_BENCH_HAVE_ADOLC
     const auto a = ad::anchors::adolc_rosenbrock(x, {.repeats = reps});
@@ -106,20 +125,30 @@ Row bench_rosenbrock(std::size_t n, int reps) {
     return r;
 }
 
+template <class T>
+double time_chain(double x0, std::size_t steps, int reps, double& grad, double& bytes) {
+    T x = x0;
+    const double s = bench::median_seconds(reps, [&] {
+        x.zero_grad();
+        T f = chain(x, steps);
+        f.backward();
+        bytes = bytes_per_entry_recorded();
+    });
+    grad = x.grad();
+    return s;
+}
+
 Row bench_chain(std::size_t steps, int reps) {
     const double x0 = 0.3;
-    Row r{"scalar_chain", steps, 0, 0, {}, 0, 0, {}};
+    Row r{"scalar_chain", steps, 0, 0, 0, {}, 0, 0, 0, 0, {}};
     volatile double sink = 0;
     r.plain_s = bench::median_seconds(reps, [&] { sink = sink + chain(x0 + sink * 0, steps); });
-    ad::Value x = x0;
-    r.ours_s = bench::median_seconds(reps, [&] {
-        x.zero_grad();
-        ad::Value f = chain(x, steps);
-        f.backward();
-        r.bytes_per_op = static_cast<double>(ad::detail::tape().bytes_recorded()) / ad::detail::tape().size;
-    });
     const double exact = chain_derivative(x0, steps);
-    r.ours_err = max_rel_error({x.grad()}, {exact});
+    double g = 0;
+    r.value_s = time_chain<ad::Value>(x0, steps, reps, g, r.bytes_per_op);
+    r.value_err = max_rel_error({g}, {exact});
+    r.ours_s = time_chain<ad::Real>(x0, steps, reps, g, r.real_bytes_per_stmt);
+    r.ours_err = max_rel_error({g}, {exact});
 #ifdef AD_BENCH_HAVE_ADOLC
     const auto a = ad::anchors::adolc_chain(x0, steps, {.repeats = reps});
     r.adolc_s = a.seconds;
@@ -128,11 +157,13 @@ Row bench_chain(std::size_t steps, int reps) {
     return r;
 }
 
-// micrograd's MLP 2-16-16-1 (tanh hidden, linear out) on scalar Values: one sample forward + backward.
-void bench_scalar_mlp(int reps) {
+// micrograd's MLP 2-16-16-1 (tanh hidden, linear out) on scalars: one sample forward + backward,
+// in microseconds, with T = ad::Value or ad::Real (the same source).
+template <class T>
+double time_scalar_mlp(int reps) {
     ad::Rng rng(1);
     const std::vector<int> sizes{2, 16, 16, 1};
-    std::vector<std::vector<ad::Value>> W, b;
+    std::vector<std::vector<T>> W, b;
     for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
         W.emplace_back();
         b.emplace_back();
@@ -143,23 +174,28 @@ void bench_scalar_mlp(int reps) {
     const int inner = 2000;
     const double s = bench::median_seconds(reps, [&] {
         for (int it = 0; it < inner; ++it) {
-            std::vector<ad::Value> a{ad::Value::constant(input[0]), ad::Value::constant(input[1])};
+            std::vector<T> a{T::constant(input[0]), T::constant(input[1])};
             for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
-                std::vector<ad::Value> z;
+                std::vector<T> z;
                 z.reserve(static_cast<std::size_t>(sizes[l + 1]));
                 for (int j = 0; j < sizes[l + 1]; ++j) {
-                    ad::Value acc = b[l][static_cast<std::size_t>(j)];
+                    T acc = b[l][static_cast<std::size_t>(j)];
                     for (int k = 0; k < sizes[l]; ++k) acc = acc + W[l][static_cast<std::size_t>(j * sizes[l] + k)] * a[static_cast<std::size_t>(k)];
-                    z.push_back(l + 2 < sizes.size() ? tanh(acc) : acc);
+                    z.push_back(l + 2 < sizes.size() ? T(tanh(acc)) : acc);
                 }
                 a = std::move(z);
             }
             a[0].backward();
         }
     });
-    const double us = s / inner * 1e6;
-    fmt::print("{:<18} 2-16-16-1 one sample fwd+bwd: {:.2f} us (micrograd: ~1750 us)\n", "scalar_mlp", us);
-    fmt::print("JSON {{\"bench\":\"scalar_mlp\",\"ours_us\":{:.4g}}}\n", us);
+    return s / inner * 1e6;
+}
+
+void bench_scalar_mlp(int reps) {
+    const double value_us = time_scalar_mlp<ad::Value>(reps);
+    const double us = time_scalar_mlp<ad::Real>(reps);
+    fmt::print("{:<18} 2-16-16-1 one sample fwd+bwd: Real {:.2f} us, Value {:.2f} us (micrograd: ~1750 us)\n", "scalar_mlp", us, value_us);
+    fmt::print("JSON {{\"bench\":\"scalar_mlp\",\"ours_us\":{:.4g},\"value_us\":{:.4g}}}\n", us, value_us);
 }
 
 }  // namespace

@@ -1,0 +1,253 @@
+// ad::Real: statements recorded as one tape entry each. Every function's value and gradient
+// against ad::Value (the same source, op by op) and against finite differences, the tape's
+// shape (one entry per statement, adjacent repeats merged), mixing with Value, and the first-order limit.
+#include "test_util.hpp"
+
+#include <autodiff/autodiff.hpp>
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <functional>
+#include <limits>
+
+using ad::Real;
+using ad::Value;
+
+namespace {
+
+// One source, run with T = Value (op tape) and T = Real (statement tape).
+struct RealCase {
+    const char* name;
+    std::function<Value(const std::vector<Value>&)> as_value;
+    std::function<Real(const std::vector<Real>&)> as_real;
+    std::vector<std::vector<double>> points;
+};
+
+#define REAL_CASE(name, body, ...)                                                           \
+    RealCase {                                                                               \
+        name, [](const std::vector<Value>& v) -> Value { using T = Value; (void)sizeof(T); return body; }, \
+            [](const std::vector<Real>& v) -> Real { using T = Real; (void)sizeof(T); return body; }, {__VA_ARGS__} \
+    }
+
+const std::vector<RealCase>& cases() {
+    static const std::vector<RealCase> all = {
+        REAL_CASE("add", v[0] + v[1], {0.3, -1.2}),
+        REAL_CASE("sub", v[0] - v[1], {0.3, -1.2}),
+        REAL_CASE("mul", v[0] * v[1], {0.3, -1.2}, {-2.5, 4.0}),
+        REAL_CASE("div", v[0] / v[1], {0.3, -1.2}, {2.0, 0.7}),
+        REAL_CASE("neg", -v[0], {0.3}),
+        REAL_CASE("scalars", (2.5 + v[0] + 1.0) * (3.0 - v[0]) * 0.5 + (v[0] - 2.0) / 4.0 + 2.0 / v[0] + 3.0 * v[0], {0.3}, {-1.7}),
+        REAL_CASE("square by product", v[0] * v[0] * v[1], {0.3, 2.0}),
+        REAL_CASE("pow_scalar", pow(v[0], 3.5) + pow(v[0], 2.0) + pow(v[0], 1.0), {0.7}, {2.1}),
+        REAL_CASE("rpow", pow(2.0, v[0]), {0.7}, {-1.1}),
+        REAL_CASE("pow", pow(v[0], v[1]), {0.7, 1.3}, {2.0, -0.5}),
+        REAL_CASE("exp", exp(v[0]), {0.3}, {-2.0}),
+        REAL_CASE("log", log(v[0]), {0.3}, {4.0}),
+        REAL_CASE("log1p", log1p(v[0]), {0.3}, {-0.5}),
+        REAL_CASE("sqrt", sqrt(v[0]), {0.3}, {4.0}),
+        REAL_CASE("sin", sin(v[0]), {0.3}, {-2.0}),
+        REAL_CASE("cos", cos(v[0]), {0.3}, {-2.0}),
+        REAL_CASE("tan", tan(v[0]), {0.3}, {-1.0}),
+        REAL_CASE("tanh", tanh(v[0]), {0.3}, {-2.0}),
+        REAL_CASE("sigmoid", sigmoid(v[0]), {0.3}, {-2.0}, {5.0}),
+        REAL_CASE("relu", relu(v[0]), {0.3}, {-2.0}),
+        REAL_CASE("abs", abs(v[0]), {0.3}, {-2.0}),
+        REAL_CASE("square", square(v[0]), {0.3}, {-2.0}),
+        REAL_CASE("erf", erf(v[0]), {0.3}, {-1.2}),
+        REAL_CASE("min", min(v[0], v[1]), {0.3, 1.0}, {2.0, -1.0}),
+        REAL_CASE("max", max(v[0], v[1]), {0.3, 1.0}, {2.0, -1.0}),
+        REAL_CASE("atan2", atan2(v[0], v[1]), {0.3, 1.0}, {-2.0, -1.0}),
+        REAL_CASE("hypot", hypot(v[0], v[1]), {0.3, 1.0}, {-2.0, -1.0}),
+        REAL_CASE("nested", sin(v[0]) * v[1] + exp(v[0] / v[1]) - tanh(v[0] * v[1] - sqrt(v[1])), {1.0, 2.0}),
+        REAL_CASE("compound", [&] { T y = v[0]; y += v[1]; y *= v[0]; y -= 1.0; y /= v[1]; y += 2.0 * v[0]; y *= 0.5; return y; }(), {0.3, 1.5}),
+    };
+    return all;
+}
+
+// The Real function as a Value function (what gradcheck takes): the Reals share the leaves.
+ad::ScalarFunction as_value_function(const RealCase& c) {
+    return [&c](const std::vector<Value>& v) -> Value { return c.as_real(std::vector<Real>(v.begin(), v.end())); };
+}
+
+}  // namespace
+
+TEST_CASE("every Real function: value and gradient match ad::Value and finite differences") {
+    for (const RealCase& c : cases()) {
+        for (const auto& p : c.points) {
+            CAPTURE(c.name);
+            CAPTURE(p[0]);
+            std::vector<Value> xv(p.begin(), p.end());
+            const Value fv = c.as_value(xv);
+            fv.backward();
+            std::vector<Real> xr(p.begin(), p.end());
+            const Real fr = c.as_real(xr);
+            CHECK(fr.value() == doctest::Approx(fv.value()).epsilon(1e-15));
+            fr.backward();
+            for (std::size_t k = 0; k < p.size(); ++k) CHECK(xr[k].grad() == doctest::Approx(xv[k].grad()).epsilon(1e-13));
+            const auto r = ad::gradcheck(as_value_function(c), p);
+            CHECK_MESSAGE(r.ok, r.message);
+        }
+    }
+}
+
+TEST_CASE("a statement is one tape entry with one partial per distinct argument") {
+    auto& t = ad::detail::tape();
+    Real x = 2.0, y = 3.0;
+    Real xs = x * 1.0, ys = y * 1.0;  // registers both leaves
+    const std::uint32_t entries = t.size, partials = t.stmt_size;
+    Real f = sin(x) * y + exp(x / y) - 3.0 * x * x;  // x appears 4 times, y twice
+    CHECK(t.size == entries + 1);
+    CHECK(t.op[t.size - 1] == ad::detail::Op::Stmt);
+    CHECK(t.stmt_size - partials == 5);  // x, y, x, y, x: the adjacent repeat in 3·x·x merged
+    f.backward();
+    CHECK(x.grad() == doctest::Approx(std::cos(2.0) * 3 + std::exp(2.0 / 3) / 3 - 12.0));
+    CHECK(y.grad() == doctest::Approx(std::sin(2.0) - std::exp(2.0 / 3) * 2 / 9));
+    Real sq = x * x;  // one partial, 2x
+    CHECK(t.stmt_arg[t.stmt_size - 1] == x.leaf_data()->node);
+    CHECK(t.arg_b[t.size - 1] == 1);
+    CHECK(t.stmt_jac[t.stmt_size - 1] == 4.0);
+}
+
+TEST_CASE("Real and Value mix: a Real is a Value, Value functions take Reals") {
+    Real x = 0.5;
+    Value v = 2.0;
+    Real a = sin(x) * x;           // statement
+    Value b = exp(a) * v;          // Value ops on a Real
+    Real c = Real(b) * x + a;      // back to statements
+    c.backward();
+    const double s = std::sin(0.5) * 0.5, ds = std::cos(0.5) * 0.5 + std::sin(0.5);
+    CHECK(c.value() == doctest::Approx(std::exp(s) * 2.0 * 0.5 + s));
+    CHECK(x.grad() == doctest::Approx(std::exp(s) * ds * 2.0 * 0.5 + std::exp(s) * 2.0 + ds));
+    CHECK(v.grad() == doctest::Approx(std::exp(s) * 0.5));
+    // gradients() with respect to an interior Real, as for Values
+    Real y = x * x;
+    Real z = sin(y) * 3.0;
+    const auto g = ad::gradients(z, {y, x});
+    CHECK(g[0].value() == doctest::Approx(3.0 * std::cos(0.25)));
+    CHECK(g[1].value() == doctest::Approx(3.0 * std::cos(0.25) * 1.0));
+}
+
+TEST_CASE("a temporary Real inside an expression is held by value") {
+    Real x = 1.5;
+    auto twice = [](const Real& r) { return Real(r * 2.0); };
+    Real f = sin(twice(x)) * twice(x);  // both temporaries die at the end of the statement
+    f.backward();
+    CHECK(x.grad() == doctest::Approx(2.0 * std::cos(3.0) * 3.0 + std::sin(3.0) * 2.0));
+}
+
+TEST_CASE("Real's kinks are ad::Value's: relu'(0) = 0, abs'(0) = 0, ties split, NaN passes relu") {
+    Real x = 0.0;
+    Real(relu(x)).backward();
+    CHECK(x.grad() == 0.0);
+    Real(abs(x)).backward();
+    CHECK(x.grad() == 0.0);
+    Real a = 1.5, b = 1.5;
+    Real(max(a, b)).backward();
+    CHECK(a.grad() == 0.5);
+    CHECK(b.grad() == 0.5);
+    Real(min(a, b) * 2.0).backward();
+    CHECK(a.grad() == 1.5);
+    Real z = 0.0, e = 2.0;
+    Real(pow(z, 0.0)).backward();
+    CHECK(z.grad() == 0.0);
+    Real(pow(z, e)).backward();
+    CHECK(e.grad() == 0.0);
+    CHECK(z.grad() == 0.0);
+    Real n = std::numeric_limits<double>::quiet_NaN();
+    const Real r = relu(n);
+    CHECK(std::isnan(r.value()));
+    r.backward();
+    CHECK(n.grad() == 1.0);
+}
+
+TEST_CASE("backward(create_graph) through a statement is a GraphError naming ad::Real") {
+    Real x = 1.2;
+    Real f = x * x * x;
+    const std::string msg = ad::test::error_of<ad::GraphError>([&] { f.backward({.create_graph = true}); });
+    CHECK(ad::test::contains(msg, "ad::Real"));
+    CHECK(ad::test::contains(msg, "statement"));
+    // Hessians of Real code: the same source with Value works.
+    Value xv = 1.2;
+    Value fv = xv * xv * xv;
+    const auto g = ad::gradients(fv, {xv}, {.create_graph = true});
+    g[0].backward();
+    CHECK(xv.grad() == doctest::Approx(6 * 1.2));
+}
+
+TEST_CASE("NoGrad, constants and detach: nothing is recorded") {
+    auto& t = ad::detail::tape();
+    Real x = 2.0;
+    Real k = Real::constant(3.0);
+    {
+        ad::NoGrad ng;
+        Real y = x * x + 1.0;
+        CHECK(y.is_constant());
+        CHECK(y.value() == 5.0);
+    }
+    const std::uint32_t before = t.size;
+    Real c = k * k + exp(k);
+    CHECK(c.is_constant());
+    CHECK(t.size == before);
+    Real d = x.detach() * 2.0;
+    CHECK(d.is_constant());
+    x.set_requires_grad(false);
+    Real e = x * k;
+    CHECK(e.is_constant());
+}
+
+TEST_CASE("a statement over a released graph is a GraphError; loops rewind the statement columns") {
+    Real x = 0.7;
+    Real kept;
+    {
+        ad::GraphScope scope;
+        kept = x * x;
+    }
+    CHECK(ad::test::contains(ad::test::error_of<ad::GraphError>([&] { Real bad = kept * 2.0; }), "released"));
+    auto& t = ad::detail::tape();
+    for (int it = 0; it < 3; ++it) {
+        Real s = 0.0;
+        for (int i = 0; i < 100; ++i) s = s + sin(x * double(i)) * x;
+        s.backward();
+    }
+    kept = Real();
+    CHECK(t.size == 0);
+    CHECK(t.stmt_size == 0);
+}
+
+TEST_CASE("extended Rosenbrock on Real: the exact gradient, in one entry per statement") {
+    const std::size_t n = 1000;
+    std::vector<Real> x;
+    std::vector<double> p(n);
+    for (std::size_t i = 0; i < n; ++i) p[i] = 0.5 + 0.01 * double(i % 37);
+    x.assign(p.begin(), p.end());
+    Real s = 0.0;
+    for (std::size_t i = 0; i + 1 < n; ++i) {
+        Real a = x[i + 1] - x[i] * x[i];
+        Real b = 1.0 - x[i];
+        s = s + 100.0 * (a * a) + b * b;
+    }
+    s.backward();
+    for (std::size_t i = 0; i < n; ++i) {
+        double g = 0;
+        if (i + 1 < n) g += -400.0 * p[i] * (p[i + 1] - p[i] * p[i]) - 2.0 * (1.0 - p[i]);
+        if (i > 0) g += 200.0 * (p[i] - p[i - 1] * p[i - 1]);
+        CHECK(x[i].grad() == doctest::Approx(g).epsilon(1e-13));
+    }
+}
+
+TEST_CASE("hooks, anomaly mode and graph pictures see statements") {
+    Real x = 0.0;
+    Real y = sqrt(x) * 2.0;  // ∂/∂x = inf at 0
+    {
+        ad::AnomalyMode on;
+        const std::string msg = ad::test::error_of<ad::AnomalyError>([&] { y.backward({.retain_graph = true}); });
+        CHECK(ad::test::contains(msg, "statement"));
+    }
+    Real u = 1.5;
+    Real w = u * u;
+    w.register_hook([](double g) { return 10.0 * g; });
+    Real out = w * 3.0;
+    CHECK(ad::test::contains(ad::to_dot(out), "statement"));
+    out.backward();
+    CHECK(u.grad() == doctest::Approx(10.0 * 3.0 * 3.0));
+}
