@@ -23,6 +23,20 @@ TEST_CASE("README: Scalars: record, backward, check") {
     CHECK(ad::to_dot(f).find("digraph") != std::string::npos);
 }
 
+TEST_CASE("README: Scalars recorded per statement: ad::Real") {
+    auto& t = ad::detail::tape();
+    ad::Real x = 1.0, y = 2.0;
+    const std::uint32_t before = t.size;
+    ad::Real f = sin(x) * y + exp(x / y);
+    CHECK(t.size == before + 3);  // the two leaves' registrations and ONE statement
+    ad::Value g = exp(f) * x;
+    const auto dg = ad::gradients(g, {x}, {.retain_graph = true});
+    CHECK(dg[0].value() == doctest::Approx(std::exp(f.value()) * (1.9049652471 * 1.0 + 1.0)));
+    f.backward();
+    CHECK(x.grad() == doctest::Approx(1.9049652471));
+    CHECK(y.grad() == doctest::Approx(0.4292906671));
+}
+
 TEST_CASE("README: Tensors: the same graph, n-dimensional") {
     Tensor W = Tensor::randn({3, 4}, ad::f64, /*seed=*/1).requires_grad_();
     Tensor x = Tensor{{1.0, 2.0, 3.0, 4.0}};
