@@ -56,6 +56,7 @@ struct StmtArgs {
     std::uint32_t idx[N]{};
     double jac[N]{};
     std::uint32_t n = 0;
+    bool tracked = false;  // some operand requires grad (its partial may still be 0)
 };
 
 // f(a), with value v and derivative d = f'(a), both computed when the expression is built.
@@ -65,10 +66,9 @@ struct RealUnary : RealExpressionTag {
     A a;
     double v, d;
     double value() const noexcept { return v; }
-    bool tracks() const noexcept { return a.tracks(); }
     template <class Args>
     void push(Tape& t, Args& args, double m) const {
-        if (d != 0.0) a.push(t, args, m * d);
+        a.push(t, args, m * d);
     }
     operator Value() const { return record_statement(*this); }  // Value ∘ expression: one statement first
 };
@@ -81,11 +81,10 @@ struct RealBinary : RealExpressionTag {
     B b;
     double v, da, db;
     double value() const noexcept { return v; }
-    bool tracks() const noexcept { return a.tracks() || b.tracks(); }
     template <class Args>
     void push(Tape& t, Args& args, double m) const {
-        if (da != 0.0) a.push(t, args, m * da);
-        if (db != 0.0) b.push(t, args, m * db);
+        a.push(t, args, m * da);
+        b.push(t, args, m * db);
     }
     operator Value() const { return record_statement(*this); }
 };
@@ -104,9 +103,10 @@ template <class E>
 inline Value record_statement(const E& e) {
     const double v = e.value();
     Tape& t = tape();
-    if (t.recording_off != 0 || !e.tracks()) return Value::constant(v);
+    if (t.recording_off != 0) return Value::constant(v);
     StmtArgs<E::operands> args;
     e.push(t, args, 1.0);
+    if (!args.tracked) return Value::constant(v);
     // Appended whole (a fixed-size copy); only the first args.n count.
     if (t.stmt_capacity - t.stmt_size < E::operands) t.grow_stmt(E::operands);
     const std::uint32_t first = t.stmt_size;
@@ -138,10 +138,11 @@ public:
 
     // --- expression interface ---
     static constexpr std::size_t operands = 1;
-    bool tracks() const noexcept { return requires_grad(); }
     template <class Args>
     void push(detail::Tape& t, Args& args, double m) const {
         if (!requires_grad()) return;
+        args.tracked = true;
+        if (m == 0.0) return;  // relu below 0, the loser of a max, x * 0.0: nothing to store
         const std::uint32_t i = node(t);
         if (args.n > 0 && args.idx[args.n - 1] == i) {  // x * x: one partial, 2x
             args.jac[args.n - 1] += m;
