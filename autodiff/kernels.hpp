@@ -3,6 +3,9 @@
 // uses. Loops over contiguous data are plain indexed loops the compiler vectorizes at -O3.
 #include <autodiff/tensor.hpp>
 
+#include <algorithm>
+#include <cmath>
+#include <vector>
 #include <utility>
 
 namespace ad::detail {
@@ -102,5 +105,35 @@ Tensor expand_contiguous(const Tensor& x, const Shape& shape);
 // Sums g over broadcast dimensions so that the result has `shape` (the one place broadcast
 // gradients are reduced). Recorded when recording is on. Returns g itself if shapes match.
 Tensor sum_to(const Tensor& g, const Shape& shape);
+
+// One row of softmax (or log-softmax) of n elements p[0], p[s], …, p[(n−1)s] into q, from
+// p − max(p) (a row of −inf gives NaN-free output), accumulating in double. Shared by softmax()
+// and the fused cross-entropy backward, whose bits must match the recorded form.
+template <class T>
+void softmax_row(const T* p, T* q, std::int64_t n, std::int64_t s, bool log_form) {
+    if (n == 0) return;
+    T m = p[0];
+    for (std::int64_t j = 1; j < n; ++j) m = std::max(m, p[j * s]);
+    if (std::isinf(m) && m < 0) m = 0;  // a row of −inf: avoid −inf − −inf
+    // Rows up to 4096 long keep their exponentials (computed once); longer ones recompute them
+    // rather than hold a big buffer for the thread's lifetime.
+    thread_local std::vector<double> e;
+    const bool keep = !log_form && n <= 4096;
+    if (keep) e.resize(static_cast<std::size_t>(n));
+    double z = 0;
+    for (std::int64_t j = 0; j < n; ++j) {
+        const double v = std::exp(static_cast<double>(p[j * s] - m));
+        if (keep) e[static_cast<std::size_t>(j)] = v;
+        z += v;
+    }
+    if (log_form) {
+        const T lz = static_cast<T>(std::log(z));
+        for (std::int64_t j = 0; j < n; ++j) q[j * s] = p[j * s] - m - lz;
+    } else {
+        const double inv = 1.0 / z;
+        for (std::int64_t j = 0; j < n; ++j)
+            q[j * s] = static_cast<T>((keep ? e[static_cast<std::size_t>(j)] : std::exp(static_cast<double>(p[j * s] - m))) * inv);
+    }
+}
 
 }  // namespace ad::detail

@@ -1,5 +1,6 @@
 #include <nn/data.hpp>
 
+#include <autodiff/kernels.hpp>
 #include <autodiff/multiversion.hpp>
 #include <autodiff/random.hpp>
 
@@ -9,14 +10,6 @@
 namespace ad::nn {
 
 namespace {
-
-template <class F>
-void with_type(DType dt, F&& f) {
-    if (dt == DType::F32)
-        f.template operator()<float>();
-    else
-        f.template operator()<double>();
-}
 
 // dst[j] = src[j] · s: the per-batch conversion of pixel bytes, vectorized for the running CPU.
 template <class T>
@@ -61,7 +54,7 @@ void check_index(const char* who, std::int64_t i, std::int64_t n) {
 void gather_rows(const char* who, const Tensor& src, std::span<const std::int64_t> indices, Tensor& dst) {
     const std::int64_t n = src.shape()[0];
     const std::size_t row = n == 0 ? 0 : static_cast<std::size_t>(src.numel() / n);
-    with_type(src.dtype(), [&]<class T>() {
+    detail::dispatch(src.dtype(), [&]<class T>() {
         const T* s = src.data<T>();
         T* d = dst.data<T>();
         for (std::size_t k = 0; k < indices.size(); ++k) {
@@ -127,7 +120,7 @@ void ByteImageDataset::get_batch(std::span<const std::int64_t> indices, Tensor& 
     check_output("ByteImageDataset::get_batch", "labels", labels, indices.size(), Shape{}, dtype_);
     const std::int64_t n = size();
     const std::size_t per = static_cast<std::size_t>(sample_shape_.numel());
-    with_type(dtype_, [&]<class T>() {
+    detail::dispatch(dtype_, [&]<class T>() {
         T* __restrict f = features.data<T>();
         T* __restrict l = labels.data<T>();
         const T s = static_cast<T>(scale_);
@@ -159,7 +152,7 @@ Tensor ByteImageDataset::features_tensor() const {
 
 Tensor ByteImageDataset::labels_tensor() const {
     Tensor l = Tensor::empty(Shape{size()}, dtype_);
-    with_type(dtype_, [&]<class T>() {
+    detail::dispatch(dtype_, [&]<class T>() {
         for (std::size_t i = 0; i < labels_.size(); ++i) l.data<T>()[i] = static_cast<T>(labels_[i]);
     });
     return l;

@@ -89,26 +89,16 @@ Tensor cross_entropy_grad(const Tensor& logits, const Tensor& labels, double eps
     const Tensor xc = logits.detach().contiguous(), gc = gout.detach().contiguous();
     const double* label = labels.data<double>();
     Tensor r = Tensor::empty(logits.shape(), logits.dtype());
-    thread_local std::vector<double> e;
-    e.resize(static_cast<std::size_t>(c));
     detail::dispatch(logits.dtype(), [&]<class T>() {
         const T* x = xc.data<T>();
         const T* go = gc.data<T>();
         T* out = r.data<T>();
         const T off = static_cast<T>(eps / static_cast<double>(c)), on = off + static_cast<T>(1.0 - eps);
         for (std::int64_t i = 0; i < n; ++i) {
-            const T* row = x + i * c;
-            T m = row[0];
-            for (std::int64_t j = 1; j < c; ++j) m = std::max(m, row[j]);
-            if (std::isinf(m) && m < 0) m = 0;  // as softmax(): a row of −inf
-            double z = 0;
-            for (std::int64_t j = 0; j < c; ++j) z += e[static_cast<std::size_t>(j)] = std::exp(static_cast<double>(row[j] - m));
-            const double inv = 1.0 / z;
+            T* row = out + i * c;
+            detail::softmax_row(x + i * c, row, c, 1, false);
             const std::int64_t picked = static_cast<std::int64_t>(label[i]);
-            for (std::int64_t j = 0; j < c; ++j) {
-                const T p = static_cast<T>(e[static_cast<std::size_t>(j)] * inv);
-                out[i * c + j] = static_cast<T>(p - (j == picked ? on : off)) * go[i];
-            }
+            for (std::int64_t j = 0; j < c; ++j) row[j] = static_cast<T>(row[j] - (j == picked ? on : off)) * go[i];
         }
     });
     return r;

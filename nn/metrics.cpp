@@ -1,5 +1,6 @@
 #include <nn/metrics.hpp>
 
+#include <autodiff/kernels.hpp>
 #include <nn/report/svg.hpp>
 
 #include <cmath>
@@ -10,14 +11,6 @@ namespace ad::nn {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-template <class F>
-void with_type(DType dt, F&& f) {
-    if (dt == DType::F32)
-        f.template operator()<float>();
-    else
-        f.template operator()<double>();
-}
 
 void check_logits(const Tensor& logits, const char* who) {
     if (!logits.defined() || logits.dim() != 2 || logits.shape()[1] < 1)
@@ -30,7 +23,7 @@ template <class F>
 void for_rows(const Tensor& logits, F&& f) {
     const Tensor c = logits.detach().contiguous();
     const std::int64_t n = c.shape()[0], k = c.shape()[1];
-    with_type(c.dtype(), [&]<class T>() {
+    detail::dispatch(c.dtype(), [&]<class T>() {
         const T* p = c.data<T>();
         for (std::int64_t i = 0; i < n; ++i) f(i, p + i * k);
     });

@@ -1,5 +1,6 @@
 #include <nn/optim.hpp>
 
+#include <autodiff/kernels.hpp>
 #include <autodiff/multiversion.hpp>
 
 #include <fmt/ranges.h>
@@ -11,15 +12,6 @@
 namespace ad::nn {
 
 namespace {
-
-// Calls f.template operator()<T>() with T = float or double according to dt.
-template <class F>
-void with_type(DType dt, F&& f) {
-    if (dt == DType::F32)
-        f.template operator()<float>();
-    else
-        f.template operator()<double>();
-}
 
 void check_finite_nonnegative(const char* who, const char* what, double v) {
     if (!(v >= 0.0) || !std::isfinite(v)) throw ValueError(fmt::format("{}: invalid {} {} (must be >= 0)", who, what, v));
@@ -214,7 +206,7 @@ void SGD::step() {
         const bool first = s.buffers.empty();
         ensure_buffers(i);
         ++s.step;
-        with_type(p.dtype(), [&]<class T>() {
+        detail::dispatch(p.dtype(), [&]<class T>() {
             const SgdStep<T> a{static_cast<T>(this->lr()), static_cast<T>(o_.weight_decay), static_cast<T>(o_.momentum),
                                static_cast<T>(1.0 - o_.dampening)};
             T* buf = o_.momentum != 0 ? s.buffers[0].data<T>() : nullptr;
@@ -324,7 +316,7 @@ void Adam::step() {
         const std::int64_t t = ++s.step;
         const double bc1 = 1.0 - std::pow(b1, static_cast<double>(t));
         const double bc2 = 1.0 - std::pow(b2, static_cast<double>(t));
-        with_type(p.dtype(), [&]<class T>() {
+        detail::dispatch(p.dtype(), [&]<class T>() {
             const AdamStep<T> a{static_cast<T>(lr() / bc1), static_cast<T>(1.0 / std::sqrt(bc2)),
                                 static_cast<T>(o_.eps), static_cast<T>(o_.weight_decay),
                                 static_cast<T>(1.0 - lr() * o_.weight_decay), static_cast<T>(1.0 - b1),
@@ -375,7 +367,7 @@ void RMSProp::step() {
         Slot& s = slots()[i];
         ensure_buffers(i);
         ++s.step;
-        with_type(p.dtype(), [&]<class T>() {
+        detail::dispatch(p.dtype(), [&]<class T>() {
             const T lr = static_cast<T>(this->lr()), alpha = static_cast<T>(o_.alpha);
             const T one_alpha = static_cast<T>(1.0 - o_.alpha), eps = static_cast<T>(o_.eps);
             const T wd = static_cast<T>(o_.weight_decay), mu = static_cast<T>(o_.momentum);
@@ -427,7 +419,7 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
         Tensor g = p.defined() ? p.grad() : Tensor();
         if (!g.defined()) continue;
         const Tensor gc = g.contiguous();
-        with_type(gc.dtype(), [&]<class T>() {
+        detail::dispatch(gc.dtype(), [&]<class T>() {
             const T* d = gc.data<T>();
             const std::int64_t n = gc.numel();
             if (is_inf) {
@@ -459,7 +451,7 @@ void clip_grad_value_(const std::vector<Tensor>& params, double clip_value) {
         Tensor g = p.defined() ? p.grad() : Tensor();
         if (!g.defined()) continue;
         if (g.is_contiguous()) {
-            with_type(g.dtype(), [&]<class T>() {
+            detail::dispatch(g.dtype(), [&]<class T>() {
                 T* d = g.data<T>();
                 const T lo = static_cast<T>(-clip_value), hi = static_cast<T>(clip_value);
                 const std::int64_t n = g.numel();

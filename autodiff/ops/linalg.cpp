@@ -8,6 +8,8 @@
 
 #include <cblas.h>
 
+#include <mutex>
+
 namespace ad {
 
 using detail::GradContext;
@@ -55,13 +57,28 @@ void gemm_call(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k,
 // up (the Fashion-MNIST layers) two threads win. Measured with bench/bench_mlp --threads 2.
 constexpr std::int64_t kSingleThreadBelow = std::int64_t(1) << 22;
 
+// OpenBLAS's thread count is one process-wide number, so running a small product on one thread
+// means setting it to 1 and back. Two engine threads doing that at once raced: one could read the
+// other's temporary 1 as the user's setting (and never restore it), or start a large product
+// while the count was 1 — and a product's last bits depend on how many threads computed it (a
+// test comparing threads' results with the serial one failed 8 times in 100 runs). The count
+// is therefore read, changed and restored under this lock, and products whose bits depend on it
+// run under it too. With OpenBLAS set to 1 thread (OPENBLAS_NUM_THREADS=1, the setting for
+// programs that run their own threads) nothing is toggled and products run concurrently.
+std::mutex blas_threads_mutex;
+
 // C = op(A) op(B) + beta C, on one OpenBLAS thread when the product is small (the thread count
 // the user set is restored after the call).
 template <class T>
 void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda, const T* b,
           std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
-    const int threads = m * n * k < kSingleThreadBelow ? openblas_get_num_threads() : 1;
-    if (threads <= 1) return gemm_call(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+    std::unique_lock<std::mutex> lock(blas_threads_mutex);
+    const int threads = openblas_get_num_threads();
+    if (threads <= 1) {
+        lock.unlock();
+        return gemm_call(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+    }
+    if (m * n * k >= kSingleThreadBelow) return gemm_call(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
     openblas_set_num_threads(1);
     gemm_call(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
     openblas_set_num_threads(threads);
