@@ -303,12 +303,7 @@ void fast_sweep(Tape& t, std::uint32_t root, std::vector<double>& adjv, Sweep<do
         for (std::uint32_t i = hi; i-- > lo;) {
             const Op o = op[i];
             const double g = c.adj[i];
-            if (o == Op::Stmt) {  // ad::Real's statements, before the switch (long runs of them)
-                if (g == 0.0) continue;
-                if constexpr (Released) slow.entry(i);
-                c.adj[i] = 0.0;
-                c.stmt(A[i], B[i], g);
-            } else if (o >= Op::Add && o < Op::FromTensor) [[likely]] {
+            if (o >= Op::Add && o < Op::FromTensor) [[likely]] {
                 if (g == 0.0) continue;
                 if constexpr (Released) slow.entry(i);  // throws the released-graph error
                 c.adj[i] = 0.0;
