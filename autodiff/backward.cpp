@@ -284,7 +284,9 @@ struct FastCtx {
     double cst(std::uint32_t i) const { return consts[i]; }
     void acc(std::uint32_t i, double g) { adj[i] += g; }
     void stmt(std::uint32_t first, std::uint32_t count, double g) {
-        for (std::uint32_t k = first; k < first + count; ++k) adj[stmt_arg[k]] += g * stmt_jac[k];
+        const std::uint32_t* a = stmt_arg + first;
+        const double* j = stmt_jac + first;
+        for (const std::uint32_t* end = a + count; a != end; ++a, ++j) adj[*a] += g * *j;
     }
 };
 

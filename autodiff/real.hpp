@@ -25,7 +25,6 @@
 
 #include <cmath>
 #include <concepts>
-#include <cstring>
 #include <numbers>
 #include <type_traits>
 #include <utility>
@@ -49,14 +48,13 @@ using RealHeld = std::conditional_t<std::is_same_v<std::remove_cvref_t<X>, Real>
 template <class E>
 Value record_statement(const E& e);
 
-// The partials of the statement being recorded, gathered in registers/stack before they are
-// appended to the tape in one go (N: the number of Real operands in the expression).
-template <std::size_t N>
-struct StmtArgs {
-    std::uint32_t idx[N]{};
-    double jac[N]{};
+// Where the statement being recorded writes its partials: straight into the tape's columns
+// (room for every operand is reserved first), adjacent repeats of an entry merged.
+struct StmtWriter {
+    std::uint32_t* arg;
+    double* jac;
     std::uint32_t n = 0;
-    bool tracked = false;  // some operand requires grad (its partial may still be 0)
+    bool zero_partial = false;  // an operand requires grad but its partial is exactly 0
 };
 
 // f(a), with value v and derivative d = f'(a), both computed when the expression is built.
@@ -66,10 +64,7 @@ struct RealUnary : RealExpressionTag {
     A a;
     double v, d;
     double value() const noexcept { return v; }
-    template <class Args>
-    void push(Tape& t, Args& args, double m) const {
-        a.push(t, args, m * d);
-    }
+    void push(Tape& t, StmtWriter& w, double m) const { a.push(t, w, m * d); }
     operator Value() const { return record_statement(*this); }  // Value ∘ expression: one statement first
 };
 
@@ -81,10 +76,9 @@ struct RealBinary : RealExpressionTag {
     B b;
     double v, da, db;
     double value() const noexcept { return v; }
-    template <class Args>
-    void push(Tape& t, Args& args, double m) const {
-        a.push(t, args, m * da);
-        b.push(t, args, m * db);
+    void push(Tape& t, StmtWriter& w, double m) const {
+        a.push(t, w, m * da);
+        b.push(t, w, m * db);
     }
     operator Value() const { return record_statement(*this); }
 };
@@ -104,16 +98,13 @@ inline Value record_statement(const E& e) {
     const double v = e.value();
     Tape& t = tape();
     if (t.recording_off != 0) return Value::constant(v);
-    StmtArgs<E::operands> args;
-    e.push(t, args, 1.0);
-    if (!args.tracked) return Value::constant(v);
-    // Appended whole (a fixed-size copy); only the first args.n count.
     if (t.stmt_capacity - t.stmt_size < E::operands) t.grow_stmt(E::operands);
     const std::uint32_t first = t.stmt_size;
-    std::memcpy(t.stmt_arg + first, args.idx, sizeof(args.idx));
-    std::memcpy(t.stmt_jac + first, args.jac, sizeof(args.jac));
-    t.stmt_size = first + args.n;
-    return Value::interior(t, t.push(Op::Stmt, v, first, args.n), v);
+    StmtWriter w{t.stmt_arg + first, t.stmt_jac + first};
+    e.push(t, w, 1.0);
+    if (w.n == 0 && !w.zero_partial) return Value::constant(v);  // nothing in it requires grad
+    t.stmt_size = first + w.n;
+    return Value::interior(t, t.push(Op::Stmt, v, first, w.n), v);
 }
 
 }  // namespace detail
@@ -138,18 +129,19 @@ public:
 
     // --- expression interface ---
     static constexpr std::size_t operands = 1;
-    template <class Args>
-    void push(detail::Tape& t, Args& args, double m) const {
-        if (!requires_grad()) return;
-        args.tracked = true;
-        if (m == 0.0) return;  // relu below 0, the loser of a max, x * 0.0: nothing to store
-        const std::uint32_t i = node(t);
-        if (args.n > 0 && args.idx[args.n - 1] == i) {  // x * x: one partial, 2x
-            args.jac[args.n - 1] += m;
+    void push(detail::Tape& t, detail::StmtWriter& w, double m) const {
+        if (m == 0.0) [[unlikely]] {  // relu below 0, the loser of a max, x * 0.0: nothing to store
+            if (requires_grad()) w.zero_partial = true;
+            return;
+        }
+        const std::uint32_t i = tracked_node(t);
+        if (i == detail::kNoNode) return;
+        if (w.n > 0 && w.arg[w.n - 1] == i) {  // x * x: one partial, 2x
+            w.jac[w.n - 1] += m;
         } else {
-            args.idx[args.n] = i;
-            args.jac[args.n] = m;
-            ++args.n;
+            w.arg[w.n] = i;
+            w.jac[w.n] = m;
+            ++w.n;
         }
     }
 };

@@ -113,6 +113,16 @@ public:
         if (leaf_) return leaf_->epoch == t.epoch && leaf_->node != detail::kNoNode ? leaf_->node : t.register_leaf(leaf_);
         return t.push(detail::Op::Const, v_, 0, 0);
     }
+    // node(t) if this value requires grad, else kNoNode (one pass for ad::Real's operands).
+    std::uint32_t tracked_node(detail::Tape& t) const {
+        if (idx_ != detail::kNoNode) {
+            if (epoch_ != t.epoch) detail::throw_stale("Value");
+            return idx_;
+        }
+        if (leaf_ && leaf_->requires_grad)
+            return leaf_->epoch == t.epoch && leaf_->node != detail::kNoNode ? leaf_->node : t.register_leaf(leaf_);
+        return detail::kNoNode;
+    }
     // A new handle to entry i of tape t (whose value is v).
     static Value interior(detail::Tape& t, std::uint32_t i, double v) noexcept {
         Value r;
