@@ -201,15 +201,32 @@ inline Real& operator-=(Real& r, double c) { return r = r - c; }
 inline Real& operator*=(Real& r, double c) { return r = r * c; }
 inline Real& operator/=(Real& r, double c) { return r = r / c; }
 
-// Comparisons compare values.
-template <RealOperand X, RealOperand Y>
-bool operator<(const X& x, const Y& y) { return x.value() < y.value(); }
-template <RealOperand X, RealOperand Y>
-bool operator>(const X& x, const Y& y) { return x.value() > y.value(); }
-template <RealOperand X, RealOperand Y>
-bool operator<=(const X& x, const Y& y) { return x.value() <= y.value(); }
-template <RealOperand X, RealOperand Y>
-bool operator>=(const X& x, const Y& y) { return x.value() >= y.value(); }
+// Comparisons compare values (an expression is not recorded for it, a number is not made a leaf).
+template <class X, class Y>
+concept RealComparable = (RealOperand<X> && (RealOperand<Y> || std::is_arithmetic_v<std::remove_cvref_t<Y>>)) ||
+                         (std::is_arithmetic_v<std::remove_cvref_t<X>> && RealOperand<Y>);
+namespace detail {
+template <class X>
+double real_value(const X& x) {
+    if constexpr (RealOperand<X>) {
+        return x.value();
+    } else {
+        return static_cast<double>(x);
+    }
+}
+}  // namespace detail
+template <class X, class Y>
+    requires RealComparable<X, Y>
+bool operator<(const X& x, const Y& y) { return detail::real_value(x) < detail::real_value(y); }
+template <class X, class Y>
+    requires RealComparable<X, Y>
+bool operator>(const X& x, const Y& y) { return detail::real_value(x) > detail::real_value(y); }
+template <class X, class Y>
+    requires RealComparable<X, Y>
+bool operator<=(const X& x, const Y& y) { return detail::real_value(x) <= detail::real_value(y); }
+template <class X, class Y>
+    requires RealComparable<X, Y>
+bool operator>=(const X& x, const Y& y) { return detail::real_value(x) >= detail::real_value(y); }
 
 // Elementary functions: value and derivative, as in value.hpp.
 #define AD_REAL_UNARY(name, value_expr, derivative_expr)                                    \
@@ -276,3 +293,7 @@ auto hypot(X&& x, Y&& y) {  // ∂x: x/h; ∂y: y/h
 }
 
 }  // namespace ad
+
+// fmt::print("{}", r) prints a Real as a Value: Value(2.0000, grad=1.0000).
+template <>
+struct fmt::formatter<ad::Real> : fmt::formatter<ad::Value> {};

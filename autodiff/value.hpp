@@ -250,6 +250,15 @@ inline bool operator<(const Value& x, const Value& y) { return x.value() < y.val
 inline bool operator>(const Value& x, const Value& y) { return x.value() > y.value(); }
 inline bool operator<=(const Value& x, const Value& y) { return x.value() <= y.value(); }
 inline bool operator>=(const Value& x, const Value& y) { return x.value() >= y.value(); }
+// With a number on one side (no leaf is made for the number).
+inline bool operator<(const Value& x, double c) { return x.value() < c; }
+inline bool operator>(const Value& x, double c) { return x.value() > c; }
+inline bool operator<=(const Value& x, double c) { return x.value() <= c; }
+inline bool operator>=(const Value& x, double c) { return x.value() >= c; }
+inline bool operator<(double c, const Value& x) { return c < x.value(); }
+inline bool operator>(double c, const Value& x) { return c > x.value(); }
+inline bool operator<=(double c, const Value& x) { return c <= x.value(); }
+inline bool operator>=(double c, const Value& x) { return c >= x.value(); }
 
 // Elementary functions; the derivative each one records is in the comment.
 inline Value exp(const Value& x) { return detail::record_unary(detail::Op::Exp, x, std::exp(x.value())); }          // e^x

@@ -251,3 +251,22 @@ TEST_CASE("hooks, anomaly mode and graph pictures see statements") {
     out.backward();
     CHECK(u.grad() == doctest::Approx(10.0 * 3.0 * 3.0));
 }
+
+TEST_CASE("comparisons read values and record nothing; fmt prints a Real") {
+    auto& t = ad::detail::tape();
+    Real x = 0.5, y = 2.0;
+    Real z = x * y;
+    const std::uint32_t before = t.size;
+    CHECK(x < y);
+    CHECK(z <= 1.0);
+    CHECK(0.25 < z);
+    CHECK_FALSE(x * y > 1.0);  // an expression: compared, not recorded
+    CHECK(x * y >= z);
+    CHECK(2 > x);
+    CHECK(t.size == before);
+    Value v = 3.0;
+    CHECK(v > 2.5);
+    CHECK(1.0 < v);
+    CHECK(fmt::format("{}", x) == "Value(0.5000, grad=0.0000)");
+    CHECK(fmt::format("{}", z) == "Value(1.0000)");
+}
