@@ -106,21 +106,14 @@ public:
     }
     // The tape entry of this value, registering a leaf or constant on first use in this epoch.
     std::uint32_t node(detail::Tape& t) const {
-        if (idx_ != detail::kNoNode) {
-            if (epoch_ != t.epoch) detail::throw_stale("Value");
-            return idx_;
-        }
-        if (leaf_) return leaf_->epoch == t.epoch && leaf_->node != detail::kNoNode ? leaf_->node : t.register_leaf(leaf_);
+        if (idx_ != detail::kNoNode) return interior_node(t);
+        if (leaf_) return leaf_node(t);
         return t.push(detail::Op::Const, v_, 0, 0);
     }
     // node(t) if this value requires grad, else kNoNode (one pass for ad::Real's operands).
     std::uint32_t tracked_node(detail::Tape& t) const {
-        if (idx_ != detail::kNoNode) {
-            if (epoch_ != t.epoch) detail::throw_stale("Value");
-            return idx_;
-        }
-        if (leaf_ && leaf_->requires_grad)
-            return leaf_->epoch == t.epoch && leaf_->node != detail::kNoNode ? leaf_->node : t.register_leaf(leaf_);
+        if (idx_ != detail::kNoNode) return interior_node(t);
+        if (leaf_ && leaf_->requires_grad) return leaf_node(t);
         return detail::kNoNode;
     }
     // A new handle to entry i of tape t (whose value is v).
@@ -136,6 +129,13 @@ public:
     detail::LeafData* leaf_data() const noexcept { return leaf_; }
 
 private:
+    std::uint32_t interior_node(const detail::Tape& t) const {
+        if (epoch_ != t.epoch) detail::throw_stale("Value");
+        return idx_;
+    }
+    std::uint32_t leaf_node(detail::Tape& t) const {
+        return leaf_->epoch == t.epoch && leaf_->node != detail::kNoNode ? leaf_->node : t.register_leaf(leaf_);
+    }
     void retain() noexcept {
         if (leaf_) {
             ++leaf_->refs;
