@@ -21,11 +21,14 @@
 // The elementary functions, their derivatives and their kinks are those of value.hpp
 // (relu'(0) = 0, abs'(0) = 0, min/max split at ties); a partial that is exactly 0 is not stored,
 // and the partials of an operand repeated next to itself (x * x) are stored as one.
+// dot(w, x) and sum(x) over spans of Reals are operands too: `ad::Real y = tanh(b + dot(w, x));`
+// records a whole neuron as one entry with 2n + 1 partials.
 #include <autodiff/value.hpp>
 
 #include <cmath>
 #include <concepts>
 #include <numbers>
+#include <span>
 #include <type_traits>
 #include <utility>
 
@@ -60,7 +63,7 @@ struct StmtWriter {
 // f(a), with value v and derivative d = f'(a), both computed when the expression is built.
 template <class A>
 struct RealUnary : RealExpressionTag {
-    static constexpr std::size_t operands = std::remove_cvref_t<A>::operands;
+    std::size_t operands() const noexcept { return a.operands(); }
     A a;
     double v, d;
     double value() const noexcept { return v; }
@@ -71,7 +74,7 @@ struct RealUnary : RealExpressionTag {
 // f(a, b), with value v and partials da, db.
 template <class A, class B>
 struct RealBinary : RealExpressionTag {
-    static constexpr std::size_t operands = std::remove_cvref_t<A>::operands + std::remove_cvref_t<B>::operands;
+    std::size_t operands() const noexcept { return a.operands() + b.operands(); }
     A a;
     B b;
     double v, da, db;
@@ -92,19 +95,26 @@ RealBinary<RealHeld<X>, RealHeld<Y>> real_binary(X&& a, Y&& b, double v, double 
     return {{}, std::forward<X>(a), std::forward<Y>(b), v, da, db};
 }
 
-// Records statement e as one tape entry (or gives a constant when nothing in it is tracked).
+// Records statement e (whose value is v) as one tape entry and returns it; kNoNode when nothing
+// in it requires grad or recording is off (the statement is then a constant).
+template <class E>
+inline std::uint32_t record_entry(Tape& t, const E& e, double v) {
+    if (t.recording_off != 0) return kNoNode;
+    const std::size_t room = e.operands();
+    if (t.stmt_capacity - t.stmt_size < room) t.grow_stmt(room);
+    const std::uint32_t first = t.stmt_size;
+    StmtWriter w{t.stmt_arg + first, t.stmt_jac + first};
+    e.push(t, w, 1.0);
+    if (w.n == 0 && !w.zero_partial) return kNoNode;
+    t.stmt_size = first + w.n;
+    return t.push(Op::Stmt, v, first, w.n);
+}
 template <class E>
 inline Value record_statement(const E& e) {
     const double v = e.value();
     Tape& t = tape();
-    if (t.recording_off != 0) return Value::constant(v);
-    if (t.stmt_capacity - t.stmt_size < E::operands) t.grow_stmt(E::operands);
-    const std::uint32_t first = t.stmt_size;
-    StmtWriter w{t.stmt_arg + first, t.stmt_jac + first};
-    e.push(t, w, 1.0);
-    if (w.n == 0 && !w.zero_partial) return Value::constant(v);  // nothing in it requires grad
-    t.stmt_size = first + w.n;
-    return Value::interior(t, t.push(Op::Stmt, v, first, w.n), v);
+    const std::uint32_t i = record_entry(t, e, v);
+    return i == kNoNode ? Value::constant(v) : Value::interior(t, i, v);
 }
 
 }  // namespace detail
@@ -121,14 +131,19 @@ public:
     template <RealOperand E>
         requires(!std::is_same_v<std::remove_cvref_t<E>, Real>)
     Real& operator=(const E& e) {
-        Value::operator=(detail::record_statement(e));
+        const double v = e.value();
+        detail::Tape& t = detail::tape();
+        const std::uint32_t i = detail::record_entry(t, e, v);  // reads *this first if e uses it
+        // `acc = acc + w * a`: a handle already counted in this graph moves to the new entry.
+        if (i != detail::kNoNode && repoint(t, i, v)) return *this;
+        Value::operator=(i == detail::kNoNode ? Value::constant(v) : Value::interior(t, i, v));
         return *this;
     }
     static Real constant(double v) noexcept { return Real(Value::constant(v)); }
     Real detach() const noexcept { return constant(value()); }
 
     // --- expression interface ---
-    static constexpr std::size_t operands = 1;
+    static constexpr std::size_t operands() noexcept { return 1; }
     void push(detail::Tape& t, detail::StmtWriter& w, double m) const {
         if (m == 0.0) [[unlikely]] {  // relu below 0, the loser of a max, x * 0.0: nothing to store
             if (requires_grad()) w.zero_partial = true;
@@ -145,6 +160,45 @@ public:
         }
     }
 };
+
+namespace detail {
+// Σ_k x[k]·y[k] (a dot product) or Σ_k x[k] (a sum) over spans of Reals, as one operand of a
+// statement whatever their length: its partials are y[k] and x[k], or 1 each (Stan's
+// dot_product and sum). `tanh(b + dot(w, x))`, a whole neuron, is then one tape entry.
+struct RealSpanSum : RealExpressionTag {
+    std::span<const Real> x, y;  // y is unused for a sum
+    bool products;
+    double v;
+    std::size_t operands() const noexcept { return products ? 2 * x.size() : x.size(); }
+    double value() const noexcept { return v; }
+    void push(Tape& t, StmtWriter& w, double m) const {
+        if (products) {
+            for (std::size_t k = 0; k < x.size(); ++k) {
+                x[k].push(t, w, m * y[k].value());
+                y[k].push(t, w, m * x[k].value());
+            }
+        } else {
+            for (const Real& r : x) r.push(t, w, m);
+        }
+    }
+    operator Value() const { return record_statement(*this); }
+};
+}  // namespace detail
+
+// dot(x, y) = Σ x[k]·y[k], summed in index order; sum(x) = Σ x[k]. Expressions like any other
+// (assign them to a Real); sizes that differ are an ad::ShapeError.
+inline detail::RealSpanSum dot(std::span<const Real> x, std::span<const Real> y) {
+    if (x.size() != y.size())
+        throw ShapeError(fmt::format("dot: x has {} elements but y has {}", x.size(), y.size()));
+    double v = 0.0;
+    for (std::size_t k = 0; k < x.size(); ++k) v += x[k].value() * y[k].value();
+    return {{}, x, y, true, v};
+}
+inline detail::RealSpanSum sum(std::span<const Real> x) {
+    double v = 0.0;
+    for (const Real& r : x) v += r.value();
+    return {{}, x, {}, false, v};
+}
 
 // Arithmetic: each builds an expression; nothing is recorded until it is assigned to a Real.
 template <RealOperand X, RealOperand Y>

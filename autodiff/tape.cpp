@@ -94,7 +94,7 @@ void Tape::grow() {
     capacity = static_cast<std::uint32_t>(n);
 }
 
-void Tape::grow_stmt(std::uint32_t at_least) {
+void Tape::grow_stmt(std::size_t at_least) {
     const std::size_t need = std::size_t(stmt_size) + at_least;
     if (need > 0xFFFFFFF0u) throw GraphError("tape: more than 4 billion statement arguments in one graph");
     const std::size_t n = std::min<std::size_t>(std::max<std::size_t>({1024, std::size_t(stmt_capacity) * 2, need}), 0xFFFFFFF0u);

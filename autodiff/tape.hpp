@@ -129,7 +129,7 @@ struct Tape {
         consts.push_back(c);
         return push(o, v, a, static_cast<std::uint32_t>(consts.size() - 1));
     }
-    void grow_stmt(std::uint32_t at_least);
+    void grow_stmt(std::size_t at_least);
     std::uint32_t register_leaf(LeafData* leaf) {
         leaf->registrations = leaf->epoch == epoch ? leaf->registrations + 1 : 1;
         const auto slot = static_cast<std::uint32_t>(leaves.size());

@@ -104,6 +104,22 @@ void Value::backward(const BackwardOptions& opts) const {
     detail::run_sweep(root, seed, req, nullptr);
 }
 
+Value dot(std::span<const Value> x, std::span<const Value> y) {
+    if (x.size() != y.size())
+        throw ShapeError(fmt::format("dot: x has {} elements but y has {}", x.size(), y.size()));
+    if (x.empty()) return Value::constant(0.0);
+    Value acc = x[0] * y[0];
+    for (std::size_t k = 1; k < x.size(); ++k) acc = acc + x[k] * y[k];
+    return acc;
+}
+Value sum(std::span<const Value> x) {
+    if (x.empty()) return Value::constant(0.0);
+    if (x.size() == 1) return x[0] + 0.0;  // a new value, as PyTorch's sum, not the same handle
+    Value acc = x[0] + x[1];
+    for (std::size_t k = 2; k < x.size(); ++k) acc = acc + x[k];
+    return acc;
+}
+
 void set_anomaly_mode(bool on) { detail::tape().anomaly = on; }
 bool anomaly_mode() { return detail::tape().anomaly; }
 

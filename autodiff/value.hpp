@@ -22,6 +22,7 @@
 
 #include <cmath>
 #include <functional>
+#include <span>
 #include <string>
 
 namespace ad {
@@ -127,6 +128,16 @@ public:
     }
     std::uint32_t raw_index() const noexcept { return idx_; }
     detail::LeafData* leaf_data() const noexcept { return leaf_; }
+
+protected:
+    // If this is a handle to an entry of t's current graph (counted in t.live), make it a handle
+    // to entry i (value v) instead, keeping the count; otherwise change nothing and say so.
+    bool repoint(const detail::Tape& t, std::uint32_t i, double v) noexcept {
+        if (leaf_ || idx_ == detail::kNoNode || epoch_ != t.epoch) return false;
+        idx_ = i;
+        v_ = v;
+        return true;
+    }
 
 private:
     std::uint32_t interior_node(const detail::Tape& t) const {
@@ -291,6 +302,11 @@ inline Value atan2(const Value& y, const Value& x) {  // ∂y: x/(x²+y²); ∂x
 inline Value hypot(const Value& x, const Value& y) {  // ∂x: x/h; ∂y: y/h
     return detail::record_binary(detail::Op::Hypot, x, y, std::hypot(x.value(), y.value()));
 }
+
+// dot(x, y) = Σ x[k]·y[k] and sum(x) = Σ x[k], in index order, recorded op by op (ad::Real's
+// versions record one entry); sizes that differ are an ad::ShapeError. Empty: the constant 0.
+Value dot(std::span<const Value> x, std::span<const Value> y);
+Value sum(std::span<const Value> x);
 
 }  // namespace ad
 

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <span>
 
 using ad::Real;
 using ad::Value;
@@ -59,6 +60,11 @@ const std::vector<RealCase>& cases() {
         REAL_CASE("atan2", atan2(v[0], v[1]), {0.3, 1.0}, {-2.0, -1.0}),
         REAL_CASE("hypot", hypot(v[0], v[1]), {0.3, 1.0}, {-2.0, -1.0}),
         REAL_CASE("nested", sin(v[0]) * v[1] + exp(v[0] / v[1]) - tanh(v[0] * v[1] - sqrt(v[1])), {1.0, 2.0}),
+        REAL_CASE("dot", dot(std::span<const T>(v).first(2), std::span<const T>(v).last(2)), {0.3, -1.2, 2.0, 0.7}),
+        REAL_CASE("dot with itself", dot(std::span<const T>(v), std::span<const T>(v)) * v[1], {0.3, -1.2, 2.0}),
+        REAL_CASE("neuron", tanh(v[0] + dot(std::span<const T>(v).subspan(1, 2), std::span<const T>(v).subspan(3, 2))),
+                  {0.1, 0.3, -1.2, 2.0, 0.7}, {-0.5, 1.5, 0.4, -0.3, 2.0}),
+        REAL_CASE("sum", sum(std::span<const T>(v)) * v[0] + sum(std::span<const T>(v).first(1)), {0.3, -1.2, 2.0}),
         REAL_CASE("compound", [&] { T y = v[0]; y += v[1]; y *= v[0]; y -= 1.0; y /= v[1]; y += 2.0 * v[0]; y *= 0.5; return y; }(), {0.3, 1.5}),
     };
     return all;
@@ -212,6 +218,39 @@ TEST_CASE("a statement over a released graph is a GraphError; loops rewind the s
     kept = Real();
     CHECK(t.size == 0);
     CHECK(t.stmt_size == 0);
+}
+
+TEST_CASE("dot and sum: a neuron is one entry; sizes are checked; empty spans give 0") {
+    auto& t = ad::detail::tape();
+    std::vector<Real> w{0.5, -0.25, 2.0}, x{Real::constant(1.0), Real::constant(-2.0), Real::constant(0.5)};
+    Real b = 0.1;
+    Real ws = w[0] + w[1] + w[2] + b;  // registers the leaves
+    const std::uint32_t entries = t.size, partials = t.stmt_size;
+    Real y = tanh(b + dot(w, x));
+    CHECK(t.size == entries + 1);
+    CHECK(t.stmt_size - partials == 4);  // b and the three weights (the inputs are constants)
+    const double z = 0.1 + 0.5 * 1.0 - 0.25 * -2.0 + 2.0 * 0.5;
+    CHECK(y.value() == doctest::Approx(std::tanh(z)).epsilon(1e-15));
+    y.backward();
+    const double d = 1.0 - std::tanh(z) * std::tanh(z);
+    CHECK(w[0].grad() == doctest::Approx(d * 1.0).epsilon(1e-14));
+    CHECK(w[1].grad() == doctest::Approx(d * -2.0).epsilon(1e-14));
+    CHECK(w[2].grad() == doctest::Approx(d * 0.5).epsilon(1e-14));
+    CHECK(b.grad() == doctest::Approx(d).epsilon(1e-14));
+
+    std::vector<Real> two{1.0, 2.0};
+    std::vector<Value> vw{1.0, 2.0, 3.0}, vtwo{1.0, 2.0};
+    CHECK(ad::test::error_of<ad::ShapeError>([&] { Real r = dot(w, two); }) == "dot: x has 3 elements but y has 2");
+    CHECK(ad::test::error_of<ad::ShapeError>([&] { Value r = dot(vw, vtwo); }) == "dot: x has 3 elements but y has 2");
+    std::vector<Real> none;
+    Real e = dot(none, none), s = sum(none);
+    CHECK(e.is_constant());
+    CHECK(s.is_constant());
+    CHECK(e.value() == 0.0);
+    CHECK(ad::sum(std::span<const Value>{}).is_constant());
+    Value one = ad::sum(std::span<const Value>(vw).first(1));  // a new value, not vw[0]'s handle
+    CHECK_FALSE(one.is_leaf());
+    CHECK(one.value() == 1.0);
 }
 
 TEST_CASE("extended Rosenbrock on Real: the exact gradient, in one entry per statement") {
