@@ -16,7 +16,8 @@
 // steps lasting >= --min-rep-seconds. GFLOP/s counts 6·batch·Σ in·out per step (forward X·Wᵀ,
 // dW = Gᵀ·X, dX = G·W for every layer). "sgemm" times exactly those 3 GEMMs per layer with
 // cblas_sgemm at the same shapes (our roofline); "gemm floor" times the GEMMs a step really needs
-// (the first layer's dX is skipped by every engine here, its input does not require grad).
+// (the first layer's dX is skipped by every engine here, its input does not require grad), with
+// OpenBLAS's threads as set and on one thread; the floor is the faster of the two.
 //
 // Threads: --threads N calls openblas_set_num_threads(N) for us, and the anchors get --threads N
 // (torch.set_num_threads) and OPENBLAS_NUM_THREADS=M in their environment (M = --anchor-blas-threads,
@@ -145,8 +146,13 @@ Timing time_ours(const Config& c, int reps, double min_rep, double warmup) {
     return r;
 }
 
-// cblas_sgemm at the step's shapes. Returns {all 3 GEMMs per layer, the GEMMs a step needs}.
-std::pair<double, double> time_sgemm(const Config& c, int reps, double min_rep, double warmup) {
+// cblas_sgemm at the step's shapes: all 3 GEMMs per layer, and the GEMMs a step needs, with
+// OpenBLAS's threads as set and on one thread (the engine runs small products on one thread).
+struct SgemmTimes {
+    double all_s, needed_s, needed_one_thread_s;
+    double floor_s() const { return std::min(needed_s, needed_one_thread_s); }
+};
+SgemmTimes time_sgemm(const Config& c, int reps, double min_rep, double warmup) {
     struct Layer {
         int in, out;
         std::vector<float> X, W, Y, G, dW, dX;
@@ -184,7 +190,11 @@ std::pair<double, double> time_sgemm(const Config& c, int reps, double min_rep, 
     };
     const double all = bench::time_per_call([&] { run(true); }, reps, min_rep, warmup).median_s;
     const double needed = bench::time_per_call([&] { run(false); }, reps, min_rep, warmup).median_s;
-    return {all, needed};
+    const int threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    const double one = bench::time_per_call([&] { run(false); }, reps, min_rep, warmup).median_s;
+    openblas_set_num_threads(threads);
+    return {all, needed, one};
 }
 
 struct AnchorResult {
@@ -311,7 +321,8 @@ int main(int argc, char** argv) {
             fmt::print(stderr, "bench_mlp: {}: non-finite loss ({} -> {})\n", c.name, ours.first_loss, ours.last_loss);
             return 1;
         }
-        const auto [sgemm_s, floor_s] = time_sgemm(c, reps, min_rep, warmup);
+        const SgemmTimes sgemm = time_sgemm(c, reps, min_rep, warmup);
+        const double sgemm_s = sgemm.all_s, floor_s = sgemm.floor_s();
         AnchorResult pt, lt;
         // Runs one anchor at every BLAS setting; keeps the fastest (and which it was).
         auto best_of = [&](bool& have, const std::string& command, const char* key) {
@@ -357,16 +368,17 @@ int main(int argc, char** argv) {
         json.push_back(fmt::format(
             "{{\"bench\":\"mlp_step\",\"config\":\"{}\",\"ours_us\":{:.2f},\"torch_us\":{},\"libtorch_us\":{},"
             "\"sgemm_gflops\":{:.4g},\"ours_gflops\":{:.4g},\"torch_gflops\":{},\"ratio_torch\":{},\"ratio_libtorch\":{},"
-            "\"sgemm_us\":{:.2f},\"gemm_floor_us\":{:.2f},\"batch\":{},\"sizes\":[{}],\"flops\":{:.6g},\"threads\":{},"
+            "\"sgemm_us\":{:.2f},\"gemm_floor_us\":{:.2f},\"gemm_floor_threads_us\":{:.2f},\"gemm_floor_one_thread_us\":{:.2f},\"batch\":{},\"sizes\":[{}],\"flops\":{:.6g},\"threads\":{},"
             "\"openblas_coretype\":{},\"anchor_threads\":{},\"torch_blas_threads\":{},\"libtorch_blas_threads\":{},\"malloc\":\"{}\",\"reps\":{},\"first_loss\":{:.6g},\"last_loss\":{:.6g}}}",
             c.name, ours_us, num(pt.us, "{:.2f}"), num(lt.us, "{:.2f}"), sgemm_gflops, *gflops(ours_us), num(gflops(pt.us)),
-            num(ratio(pt.us), "{:.4g}"), num(ratio(lt.us), "{:.4g}"), sgemm_s * 1e6, floor_s * 1e6, c.batch,
+            num(ratio(pt.us), "{:.4g}"), num(ratio(lt.us), "{:.4g}"), sgemm_s * 1e6, floor_s * 1e6, sgemm.needed_s * 1e6, sgemm.needed_one_thread_s * 1e6, c.batch,
             fmt::join(c.sizes, ","), flops, threads, coretype ? fmt::format("\"{}\"", coretype) : "null", anchor_threads,
             pt.blas_threads ? fmt::format("{}", *pt.blas_threads) : "null",
             lt.blas_threads ? fmt::format("{}", *lt.blas_threads) : "null", malloc_policy, reps, ours.first_loss, ours.last_loss));
     }
     fmt::print("ours/pt > 1: slower than PyTorch. GF = 6·batch·Σ in·out per step / time. sgemm GF: the 3 GEMMs per layer "
-               "alone (cblas_sgemm); floor µs: the GEMMs a step needs (first layer's dX skipped).\n");
+               "alone (cblas_sgemm); floor µs: the GEMMs a step needs (first layer's dX skipped), the faster of OpenBLAS's threads "
+               "as set and one thread.\n");
     if (!torch_version.empty()) fmt::print("PyTorch {}\n", torch_version);
     for (const std::string& j : json) fmt::print("JSON {}\n", j);
     return 0;
