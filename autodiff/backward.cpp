@@ -71,6 +71,7 @@ public:
     }
     double num(std::uint32_t i) const { return t_.val[i]; }
     double cst(std::uint32_t i) const { return t_.consts[i]; }
+    std::uint32_t list(std::uint32_t k) const { return t_.stmt_arg[k]; }
     void acc(std::uint32_t i, const T& g) {
         if constexpr (Checked) {
             if (t_.anomaly) check_finite(g);
@@ -282,6 +283,7 @@ struct FastCtx {
     double arg(std::uint32_t i) const { return val[i]; }
     double num(std::uint32_t i) const { return val[i]; }
     double cst(std::uint32_t i) const { return consts[i]; }
+    std::uint32_t list(std::uint32_t k) const { return stmt_arg[k]; }
     void acc(std::uint32_t i, double g) { adj[i] += g; }
     void stmt(std::uint32_t first, std::uint32_t count, double g) {
         const std::uint32_t* a = stmt_arg + first;

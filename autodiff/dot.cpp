@@ -35,6 +35,8 @@ int scalar_arity(Op op) {
     case Op::Const:
     case Op::Tensor:  // inputs are in the TensorNode
     case Op::Stmt:    // inputs are in the statement columns
+    case Op::Sum:
+    case Op::Dot:
         return 0;
     case Op::Neg:
     case Op::AddC: case Op::MulC: case Op::DivC: case Op::RSubC: case Op::RDivC: case Op::PowC: case Op::RPowC:
@@ -165,7 +167,7 @@ private:
                 if (in != detail::kNoNode && in < i) r.push_back(in);
             return r;
         }
-        if (op == Op::Stmt) {
+        if (op == Op::Stmt || op == Op::Sum || op == Op::Dot) {
             for (std::uint32_t k = t_.arg_a[i]; k < t_.arg_a[i] + t_.arg_b[i]; ++k)
                 if (std::find(r.begin(), r.end(), t_.stmt_arg[k]) == r.end()) r.push_back(t_.stmt_arg[k]);
             return r;

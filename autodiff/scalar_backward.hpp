@@ -10,6 +10,7 @@
 //                double cst(i) constant i of the tape's pool
 //                void acc(i, T) adds a contribution to entry i's adjoint
 //                void stmt(first, count, T) the backward of a statement (ad::Real)
+//                std::uint32_t list(k) argument k of an n-ary op (Tape::stmt_arg[k])
 // Each rule reads: y = entry i, a/b = its arguments, g = ∂L/∂y.
 #include <autodiff/value.hpp>
 
@@ -150,6 +151,16 @@ template <class T, class Ctx>
     case Op::Hypot:  // y = √(a² + b²): ∂a = a/y, ∂b = b/y
         c.acc(a, g * c.arg(a) / c.arg(i));
         c.acc(b, g * c.arg(b) / c.arg(i));
+        break;
+    case Op::Sum:  // y = Σ x_k: ∂x_k = 1
+        for (std::uint32_t k = a; k < a + b; ++k) c.acc(c.list(k), g);
+        break;
+    case Op::Dot:  // y = Σ x_k z_k (pairs): ∂x_k = z_k, ∂z_k = x_k
+        for (std::uint32_t k = a; k < a + b; k += 2) {
+            const std::uint32_t x = c.list(k), z = c.list(k + 1);
+            c.acc(x, g * c.arg(z));
+            c.acc(z, g * c.arg(x));
+        }
         break;
     case Op::Stmt:  // y = f(x₁, …, x_b): the partials ∂f/∂x_k were recorded with the statement
         c.stmt(a, b, g);

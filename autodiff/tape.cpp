@@ -43,6 +43,8 @@ const char* op_name(Op op) {
     case Op::Atan2: return "atan2";
     case Op::Hypot: return "hypot";
     case Op::Erf: return "erf";
+    case Op::Sum: return "sum";
+    case Op::Dot: return "dot";
     case Op::Stmt: return "statement";
     case Op::FromTensor: return "item";
     case Op::Tensor: return "tensor";

@@ -39,6 +39,7 @@ enum class Op : std::uint8_t {
     AddC, MulC, DivC, RSubC, RDivC, PowC, RPowC,  // b = index into Tape::consts
     Pow, Exp, Log, Log1p, Sqrt, Sin, Cos, Tan, Tanh, Sigmoid, Relu, Abs, Square,
     Min, Max, Atan2, Hypot, Erf,
+    Sum, Dot,    // n-ary: the entries summed (Σ x_k) or paired (Σ x_k z_k) are Tape::stmt_arg[a, a+b)
     Stmt,        // a statement recorded by ad::Real: its partials are Tape::stmt_jac/stmt_arg[a, a+b)
     FromTensor,  // a 0-d tensor entered the scalar world: a = tape index of the tensor entry
     Tensor,      // a = index into Tape::tensor_nodes
@@ -93,6 +94,7 @@ struct Tape {
 
     // Arguments of statement entries (Op::Stmt, ad::Real): the entry each partial derivative is
     // taken with respect to, and its value. One pair per distinct argument of the statement.
+    // The n-ary ops (Op::Sum, Op::Dot) keep their argument entries in stmt_arg too.
     double* stmt_jac = nullptr;
     std::uint32_t* stmt_arg = nullptr;
     std::uint32_t stmt_size = 0;

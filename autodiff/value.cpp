@@ -6,6 +6,8 @@
 #include <autodiff/tensor_node.hpp>
 #include <autodiff/value.hpp>
 
+#include <algorithm>
+
 namespace ad {
 
 using detail::kNoNode;
@@ -104,20 +106,53 @@ void Value::backward(const BackwardOptions& opts) const {
     detail::run_sweep(root, seed, req, nullptr);
 }
 
+// The n-ary ops record one entry whose arguments go to the statement columns (their stmt_jac
+// slots are unused): Σ x_k keeps the tracked x_k; Σ x_k z_k keeps the pairs where either side
+// is tracked (a constant partner is entered as a constant, its value is the other's partial).
+namespace {
+template <class Tracked, class Store>
+Value record_nary(detail::Op op, double v, std::size_t room, Tracked&& any_tracked, Store&& store) {
+    if (!any_tracked()) return Value::constant(v);
+    detail::Tape& t = detail::tape();
+    if (t.stmt_capacity - t.stmt_size < room) t.grow_stmt(room);
+    const std::uint32_t first = t.stmt_size;
+    const std::uint32_t n = store(t, t.stmt_arg + first);
+    t.stmt_size = first + n;
+    return Value::interior(t, t.push(op, v, first, n), v);
+}
+}  // namespace
+
 Value dot(std::span<const Value> x, std::span<const Value> y) {
     if (x.size() != y.size())
         throw ShapeError(fmt::format("dot: x has {} elements but y has {}", x.size(), y.size()));
-    if (x.empty()) return Value::constant(0.0);
-    Value acc = x[0] * y[0];
-    for (std::size_t k = 1; k < x.size(); ++k) acc = acc + x[k] * y[k];
-    return acc;
+    double v = 0.0;
+    for (std::size_t k = 0; k < x.size(); ++k) v += x[k].value() * y[k].value();
+    return record_nary(
+        detail::Op::Dot, v, 2 * x.size(),
+        [&] { return std::any_of(x.begin(), x.end(), [](const Value& e) { return e.tracks(); }) ||
+                     std::any_of(y.begin(), y.end(), [](const Value& e) { return e.tracks(); }); },
+        [&](detail::Tape& t, std::uint32_t* arg) {
+            std::uint32_t n = 0;
+            for (std::size_t k = 0; k < x.size(); ++k) {
+                if (!x[k].requires_grad() && !y[k].requires_grad()) continue;
+                arg[n++] = x[k].node(t);
+                arg[n++] = y[k].node(t);
+            }
+            return n;
+        });
 }
 Value sum(std::span<const Value> x) {
-    if (x.empty()) return Value::constant(0.0);
-    if (x.size() == 1) return x[0] + 0.0;  // a new value, as PyTorch's sum, not the same handle
-    Value acc = x[0] + x[1];
-    for (std::size_t k = 2; k < x.size(); ++k) acc = acc + x[k];
-    return acc;
+    double v = 0.0;
+    for (const Value& e : x) v += e.value();
+    return record_nary(
+        detail::Op::Sum, v, x.size(),
+        [&] { return std::any_of(x.begin(), x.end(), [](const Value& e) { return e.tracks(); }); },
+        [&](detail::Tape& t, std::uint32_t* arg) {
+            std::uint32_t n = 0;
+            for (const Value& e : x)
+                if (e.requires_grad()) arg[n++] = e.node(t);
+            return n;
+        });
 }
 
 void set_anomaly_mode(bool on) { detail::tape().anomaly = on; }

@@ -303,8 +303,9 @@ inline Value hypot(const Value& x, const Value& y) {  // ∂x: x/h; ∂y: y/h
     return detail::record_binary(detail::Op::Hypot, x, y, std::hypot(x.value(), y.value()));
 }
 
-// dot(x, y) = Σ x[k]·y[k] and sum(x) = Σ x[k], in index order, recorded op by op (ad::Real's
-// versions record one entry); sizes that differ are an ad::ShapeError. Empty: the constant 0.
+// dot(x, y) = Σ x[k]·y[k] and sum(x) = Σ x[k], summed in index order, each recorded as ONE
+// entry however long the spans (a neuron's b + dot(w, a) is two entries, not 2n); any order of
+// derivatives. Sizes that differ are an ad::ShapeError; empty spans give the constant 0.
 Value dot(std::span<const Value> x, std::span<const Value> y);
 Value sum(std::span<const Value> x);
 

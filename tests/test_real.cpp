@@ -238,6 +238,19 @@ TEST_CASE("dot and sum: a neuron is one entry; sizes are checked; empty spans gi
     CHECK(w[2].grad() == doctest::Approx(d * 0.5).epsilon(1e-14));
     CHECK(b.grad() == doctest::Approx(d).epsilon(1e-14));
 
+    // Value's dot is one entry too (its arguments' entries listed, the values read at backward).
+    std::vector<Value> vx{0.5, -0.25, 2.0}, vc{Value::constant(1.0), Value::constant(-2.0), Value::constant(0.5)};
+    Value vb = 0.1;
+    Value vs = vx[0] + vx[1] + vx[2] + vb;
+    const std::uint32_t before = t.size;
+    Value vy = tanh(vb + dot(vx, vc));
+    CHECK(t.size == before + 3 + 3);  // the three constants enter the graph, then dot, add, tanh
+    CHECK(t.op[before + 3] == ad::detail::Op::Dot);
+    CHECK(vy.value() == doctest::Approx(std::tanh(z)).epsilon(1e-15));
+    vy.backward();
+    CHECK(vx[1].grad() == doctest::Approx(d * -2.0).epsilon(1e-14));
+    CHECK(vb.grad() == doctest::Approx(d).epsilon(1e-14));
+
     std::vector<Real> two{1.0, 2.0};
     std::vector<Value> vw{1.0, 2.0, 3.0}, vtwo{1.0, 2.0};
     CHECK(ad::test::error_of<ad::ShapeError>([&] { Real r = dot(w, two); }) == "dot: x has 3 elements but y has 2");

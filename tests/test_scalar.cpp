@@ -6,6 +6,7 @@
 #include <cmath>
 #include <functional>
 #include <numbers>
+#include <span>
 
 using ad::Value;
 
@@ -54,6 +55,16 @@ const std::vector<ScalarOp>& scalar_ops() {
         {"max", [](const V& v) { return max(v[0], v[1]); }, [](const D& d) { return std::fmax(d[0], d[1]); }, {{0.3, 1.0}, {2.0, -1.0}}},
         {"atan2", [](const V& v) { return atan2(v[0], v[1]); }, [](const D& d) { return std::atan2(d[0], d[1]); }, {{0.3, 1.0}, {-2.0, -1.0}}},
         {"hypot", [](const V& v) { return hypot(v[0], v[1]); }, [](const D& d) { return std::hypot(d[0], d[1]); }, {{0.3, 1.0}, {-2.0, -1.0}}},
+        {"dot", [](const V& v) { return dot(std::span(v).first(3), std::span(v).last(3)); },
+         [](const D& d) { return d[0] * d[3] + d[1] * d[4] + d[2] * d[5]; }, {{0.3, -1.2, 2.0, 0.7, 1.5, -0.4}}},
+        {"dot with itself and a constant", [](const V& v) {
+             const V x{v[0], v[1], Value::constant(2.0)};
+             return dot(x, x) * v[1];
+         }, [](const D& d) { return (d[0] * d[0] + d[1] * d[1] + 4.0) * d[1]; }, {{0.3, -1.2}}},
+        {"neuron", [](const V& v) { return tanh(v[0] + dot(std::span(v).subspan(1, 2), std::span(v).subspan(3, 2))); },
+         [](const D& d) { return std::tanh(d[0] + d[1] * d[3] + d[2] * d[4]); }, {{0.1, 0.3, -1.2, 2.0, 0.7}}},
+        {"sum", [](const V& v) { return sum(v) * v[0] + sum(std::span(v).first(1)); },
+         [](const D& d) { return (d[0] + d[1] + d[2]) * d[0] + d[0]; }, {{0.3, -1.2, 2.0}}},
         {"expression", [](const V& v) { return sin(v[0]) * v[1] + exp(v[0] / v[1]); },
          [](const D& d) { return std::sin(d[0]) * d[1] + std::exp(d[0] / d[1]); }, {{1.0, 2.0}}},
     };
