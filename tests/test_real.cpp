@@ -250,6 +250,15 @@ TEST_CASE("dot and sum: a neuron is one entry; sizes are checked; empty spans gi
     vy.backward();
     CHECK(vx[1].grad() == doctest::Approx(d * -2.0).epsilon(1e-14));
     CHECK(vb.grad() == doctest::Approx(d).epsilon(1e-14));
+    // The picture reaches a dot's arguments through the statement columns.
+    Value p = 1.5, q = -0.5;
+    p.set_label("p_leaf");
+    q.set_label("q_leaf");
+    const std::vector<Value> pq{p, q};
+    const std::string picture = ad::to_dot(dot(pq, pq) + sum(pq));
+    CHECK(ad::test::contains(picture, "p_leaf"));
+    CHECK(ad::test::contains(picture, "q_leaf"));
+    CHECK(ad::test::contains(picture, "dot"));
 
     std::vector<Real> two{1.0, 2.0};
     std::vector<Value> vw{1.0, 2.0, 3.0}, vtwo{1.0, 2.0};
