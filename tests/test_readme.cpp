@@ -37,6 +37,23 @@ TEST_CASE("README: Scalars recorded per statement: ad::Real") {
     CHECK(y.grad() == doctest::Approx(0.4292906671));
 }
 
+TEST_CASE("README: Scalars recorded per statement: dot and sum") {
+    auto& t = ad::detail::tape();
+    std::vector<ad::Real> w{0.5, -0.25}, a{ad::Real::constant(1.0), ad::Real::constant(-2.0)};
+    ad::Real b = 0.1;
+    const std::uint32_t before = t.size;
+    ad::Real z = tanh(b + ad::dot(w, a));
+    CHECK(t.size == before + 3 + 1);  // three leaves registered, ONE statement
+    CHECK(z.value() == doctest::Approx(std::tanh(0.1 + 0.5 + 0.5)));
+    std::vector<ad::Value> v{1.0, 2.0, 3.0};
+    ad::Value s = ad::sum(v) * ad::dot(v, v);
+    CHECK(s.value() == doctest::Approx(6.0 * 14.0));
+    const auto h = ad::hessian([](const std::vector<ad::Value>& x) { return ad::sum(x) * ad::dot(x, x); }, {1.0, 2.0, 3.0});
+    // ∂²/∂x_i∂x_j of (Σx)(x·x) = 2x_i + 2x_j + 2(Σx)δ_ij
+    CHECK(h[0][0] == doctest::Approx(2.0 + 2.0 + 12.0));
+    CHECK(h[0][2] == doctest::Approx(2.0 + 6.0));
+}
+
 TEST_CASE("README: Tensors: the same graph, n-dimensional") {
     Tensor W = Tensor::randn({3, 4}, ad::f64, /*seed=*/1).requires_grad_();
     Tensor x = Tensor{{1.0, 2.0, 3.0, 4.0}};
