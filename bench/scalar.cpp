@@ -11,6 +11,8 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <vector>
@@ -68,6 +70,7 @@ struct Row {
     std::optional<double> adolc_s;
     double bytes_per_op, real_bytes_per_stmt, ours_err, value_err;
     std::optional<double> adolc_err;
+    double real_tape_bytes = 0, traffic_s = 0;  // what the Real tape records; the time to write and read that much
 };
 
 void print(const Row& r) {
@@ -78,12 +81,16 @@ void print(const Row& r) {
                r.adolc_s ? fmt::format("{:.3f}", *r.adolc_s * 1e3) : "n/a",
                r.adolc_s ? fmt::format("{:.3f}", r.ours_s / *r.adolc_s) : "n/a", r.bytes_per_op, r.real_bytes_per_stmt,
                r.ours_err, r.value_err);
+    if (r.traffic_s > 0)
+        fmt::print("{:<18} the Real tape records {:.1f} MB; writing and reading that much alone takes {:.3f} ms ({:.1f}x plain)\n",
+                   "", r.real_tape_bytes / 1e6, r.traffic_s * 1e3, r.traffic_s / r.plain_s);
     fmt::print("JSON {{\"bench\":\"{}\",\"n\":{},\"plain_s\":{:.6g},\"ours_s\":{:.6g},\"value_s\":{:.6g},\"adolc_s\":{},"
                "\"bytes_per_op\":{:.2f},\"real_bytes_per_stmt\":{:.2f},\"ratio_plain\":{:.3g},\"value_ratio_plain\":{:.3g},"
-               "\"ratio_adolc\":{},\"ours_grad_rel_err\":{:.3g},\"value_grad_rel_err\":{:.3g},\"adolc_grad_rel_err\":{}}}\n",
+               "\"ratio_adolc\":{},\"ours_grad_rel_err\":{:.3g},\"value_grad_rel_err\":{:.3g},\"adolc_grad_rel_err\":{},"
+               "\"real_tape_bytes\":{:.0f},\"tape_traffic_s\":{:.6g}}}\n",
                r.bench, r.n, r.plain_s, r.ours_s, r.value_s, opt(r.adolc_s), r.bytes_per_op, r.real_bytes_per_stmt,
                r.ours_s / r.plain_s, r.value_s / r.plain_s, r.adolc_s ? fmt::format("{:.4g}", r.ours_s / *r.adolc_s) : "null",
-               r.ours_err, r.value_err, opt(r.adolc_err, "{:.3g}"));
+               r.ours_err, r.value_err, opt(r.adolc_err, "{:.3g}"), r.real_tape_bytes, r.traffic_s);
 }
 
 double bytes_per_entry_recorded() {
@@ -91,15 +98,31 @@ double bytes_per_entry_recorded() {
     return static_cast<double>(t.bytes_recorded()) / t.size;
 }
 
+// The memory floor of a tape: the time to write `bytes` and read them back, as recording and the
+// reverse sweep must at least do (the sweep's adjoint array, 8 bytes per entry, comes on top).
+double time_traffic(std::size_t bytes, int reps) {
+    std::vector<std::uint64_t> buf(bytes / sizeof(std::uint64_t) + 1);
+    volatile std::uint64_t sink = 0;
+    unsigned char fill = 1;
+    return bench::median_seconds(reps, [&] {
+        std::memset(buf.data(), fill++, buf.size() * sizeof(std::uint64_t));
+        std::uint64_t sum = 0;
+        for (const std::uint64_t w : buf) sum += w;
+        sink = sink + sum;
+    });
+}
+
 // Record + gradient of rosenbrock<T> (T = ad::Value or ad::Real): median seconds, gradient, B/entry.
 template <class T>
-double time_rosenbrock(const std::vector<double>& x, int reps, std::vector<double>& grad, double& bytes) {
+double time_rosenbrock(const std::vector<double>& x, int reps, std::vector<double>& grad, double& bytes,
+                       double* total_bytes = nullptr) {
     std::vector<T> xv(x.begin(), x.end());
     const double s = bench::median_seconds(reps, [&] {
         for (auto& v : xv) v.zero_grad();
         T f = rosenbrock(xv);
         f.backward();
         bytes = bytes_per_entry_recorded();
+        if (total_bytes) *total_bytes = static_cast<double>(ad::detail::tape().bytes_recorded());
     });
     grad.resize(x.size());
     for (std::size_t i = 0; i < x.size(); ++i) grad[i] = xv[i].grad();
@@ -116,8 +139,9 @@ Row bench_rosenbrock(std::size_t n, int reps) {
     std::vector<double> grad;
     r.value_s = time_rosenbrock<ad::Value>(x, reps, grad, r.bytes_per_op);
     r.value_err = max_rel_error(grad, exact);
-    r.ours_s = time_rosenbrock<ad::Real>(x, reps, grad, r.real_bytes_per_stmt);
+    r.ours_s = time_rosenbrock<ad::Real>(x, reps, grad, r.real_bytes_per_stmt, &r.real_tape_bytes);
     r.ours_err = max_rel_error(grad, exact);
+    r.traffic_s = time_traffic(static_cast<std::size_t>(r.real_tape_bytes), reps);
 #ifdef AD_BENCH_HAVE_ADOLC
     const auto a = ad::anchors::adolc_rosenbrock(x, {.repeats = reps});
     r.adolc_s = a.seconds;
@@ -127,13 +151,14 @@ Row bench_rosenbrock(std::size_t n, int reps) {
 }
 
 template <class T>
-double time_chain(double x0, std::size_t steps, int reps, double& grad, double& bytes) {
+double time_chain(double x0, std::size_t steps, int reps, double& grad, double& bytes, double* total_bytes = nullptr) {
     T x = x0;
     const double s = bench::median_seconds(reps, [&] {
         x.zero_grad();
         T f = chain(x, steps);
         f.backward();
         bytes = bytes_per_entry_recorded();
+        if (total_bytes) *total_bytes = static_cast<double>(ad::detail::tape().bytes_recorded());
     });
     grad = x.grad();
     return s;
@@ -148,8 +173,9 @@ Row bench_chain(std::size_t steps, int reps) {
     double g = 0;
     r.value_s = time_chain<ad::Value>(x0, steps, reps, g, r.bytes_per_op);
     r.value_err = max_rel_error({g}, {exact});
-    r.ours_s = time_chain<ad::Real>(x0, steps, reps, g, r.real_bytes_per_stmt);
+    r.ours_s = time_chain<ad::Real>(x0, steps, reps, g, r.real_bytes_per_stmt, &r.real_tape_bytes);
     r.ours_err = max_rel_error({g}, {exact});
+    r.traffic_s = time_traffic(static_cast<std::size_t>(r.real_tape_bytes), reps);
 #ifdef AD_BENCH_HAVE_ADOLC
     const auto a = ad::anchors::adolc_chain(x0, steps, {.repeats = reps});
     r.adolc_s = a.seconds;
