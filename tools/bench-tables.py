@@ -15,8 +15,8 @@ def ratio(a, b, fmt="{:.2f}"):
     return "n/a" if a is None or b is None or b == 0 else fmt.format(a / b)
 
 
-print("| case | plain double | `ad::Real` (record + backward) | Real / plain | `ad::Value` | Value / plain | ADOL-C | Real / ADOL-C | bytes per op (Value) |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| case | plain double | `ad::Real` (record + backward) | Real / plain | `ad::Value` | Value / plain | ADOL-C | Real / ADOL-C | bytes per op (Value) | Real tape: MB, write + read alone / plain |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     if r["bench"] in ("scalar_rosenbrock", "scalar_chain"):
         name = "extended Rosenbrock" if r["bench"] == "scalar_rosenbrock" else "chain `x = sin(x)*0.5 + x*x*0.1`"
@@ -24,11 +24,14 @@ for r in rows:
         print(f"| {name}, n = 10^{len(str(r['n'])) - 1} | {r['plain_s'] * 1e3:.3g} ms | {r['ours_s'] * 1e3:.3g} ms | "
               f"{ratio(r['ours_s'], r['plain_s'], '{:.1f}')}× | {f(value_s and value_s * 1e3)} ms | "
               f"{ratio(value_s, r['plain_s'], '{:.1f}')}× | {f(r['adolc_s'] and r['adolc_s'] * 1e3)} ms | "
-              f"{ratio(r['ours_s'], r['adolc_s'], '{:.3f}')} | {r['bytes_per_op']:.1f} |")
+              f"{ratio(r['ours_s'], r['adolc_s'], '{:.3f}')} | {r['bytes_per_op']:.1f} | "
+              f"{f(r.get('real_tape_bytes') and r['real_tape_bytes'] / 1e6, '{:.1f}')} MB, "
+              f"{ratio(r.get('tape_traffic_s'), r['plain_s'], '{:.1f}')}× |")
 for r in rows:
     if r["bench"] == "scalar_mlp":
-        print(f"\nScalar MLP 2-16-16-1, one sample forward + backward: {r['ours_us']:.2f} µs with `ad::Real`, "
-              f"{f(r.get('value_us'), '{:.2f}')} µs with `ad::Value` (micrograd: ~1750 µs).")
+        print(f"\nScalar MLP 2-16-16-1, one sample forward + backward, neurons written with `dot` / as a running sum "
+              f"`acc = acc + w * a`: `ad::Real` {r['ours_us']:.2f} / {f(r.get('real_loop_us'), '{:.2f}')} µs, "
+              f"`ad::Value` {f(r.get('value_dot_us'), '{:.2f}')} / {f(r.get('value_us'), '{:.2f}')} µs (micrograd: ~1750 µs).")
 
 print()
 print("| config | ours µs | PyTorch µs | libtorch µs | ours / PyTorch | ours / libtorch | ours GFLOP/s | GEMM floor µs |")
