@@ -210,6 +210,11 @@ TEST_CASE("a statement over a released graph is a GraphError; loops rewind the s
     }
     CHECK(ad::test::contains(ad::test::error_of<ad::GraphError>([&] { Real bad = kept * 2.0; }), "released"));
     auto& t = ad::detail::tape();
+    kept = x * 3.0;  // a stale handle assigned a new statement counts in the new graph
+    CHECK(kept.value() == doctest::Approx(2.1));
+    kept = kept * 2.0 + x;  // and an assignment from the same graph moves the handle, keeping the count
+    kept = Real();
+    CHECK(t.size == 0);
     for (int it = 0; it < 3; ++it) {
         Real s = 0.0;
         for (int i = 0; i < 100; ++i) s = s + sin(x * double(i)) * x;
