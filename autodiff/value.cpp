@@ -6,8 +6,6 @@
 #include <autodiff/tensor_node.hpp>
 #include <autodiff/value.hpp>
 
-#include <algorithm>
-
 namespace ad {
 
 using detail::kNoNode;
@@ -107,16 +105,18 @@ void Value::backward(const BackwardOptions& opts) const {
 }
 
 // The n-ary ops record one entry whose arguments go to the statement columns (their stmt_jac
-// slots are unused): Σ x_k keeps the tracked x_k; Σ x_k z_k keeps the pairs where either side
-// is tracked (a constant partner is entered as a constant, its value is the other's partial).
+// slots are unused): Σ x_k keeps the x_k that require grad; Σ x_k z_k keeps the pairs where
+// either side does (a constant partner is entered as a constant: its value is the other's
+// partial). Nothing kept, or recording off: the result is a constant.
 namespace {
-template <class Tracked, class Store>
-Value record_nary(detail::Op op, double v, std::size_t room, Tracked&& any_tracked, Store&& store) {
-    if (!any_tracked()) return Value::constant(v);
+template <class Store>
+Value record_nary(detail::Op op, double v, std::size_t room, Store&& store) {
     detail::Tape& t = detail::tape();
+    if (t.recording_off != 0) return Value::constant(v);
     if (t.stmt_capacity - t.stmt_size < room) t.grow_stmt(room);
     const std::uint32_t first = t.stmt_size;
     const std::uint32_t n = store(t, t.stmt_arg + first);
+    if (n == 0) return Value::constant(v);
     t.stmt_size = first + n;
     return Value::interior(t, t.push(op, v, first, n), v);
 }
@@ -127,32 +127,25 @@ Value dot(std::span<const Value> x, std::span<const Value> y) {
         throw ShapeError(fmt::format("dot: x has {} elements but y has {}", x.size(), y.size()));
     double v = 0.0;
     for (std::size_t k = 0; k < x.size(); ++k) v += x[k].value() * y[k].value();
-    return record_nary(
-        detail::Op::Dot, v, 2 * x.size(),
-        [&] { return std::any_of(x.begin(), x.end(), [](const Value& e) { return e.tracks(); }) ||
-                     std::any_of(y.begin(), y.end(), [](const Value& e) { return e.tracks(); }); },
-        [&](detail::Tape& t, std::uint32_t* arg) {
-            std::uint32_t n = 0;
-            for (std::size_t k = 0; k < x.size(); ++k) {
-                if (!x[k].requires_grad() && !y[k].requires_grad()) continue;
-                arg[n++] = x[k].node(t);
-                arg[n++] = y[k].node(t);
-            }
-            return n;
-        });
+    return record_nary(detail::Op::Dot, v, 2 * x.size(), [&](detail::Tape& t, std::uint32_t* arg) {
+        std::uint32_t n = 0;
+        for (std::size_t k = 0; k < x.size(); ++k) {
+            if (!x[k].requires_grad() && !y[k].requires_grad()) continue;
+            arg[n++] = x[k].node(t);
+            arg[n++] = y[k].node(t);
+        }
+        return n;
+    });
 }
 Value sum(std::span<const Value> x) {
     double v = 0.0;
     for (const Value& e : x) v += e.value();
-    return record_nary(
-        detail::Op::Sum, v, x.size(),
-        [&] { return std::any_of(x.begin(), x.end(), [](const Value& e) { return e.tracks(); }); },
-        [&](detail::Tape& t, std::uint32_t* arg) {
-            std::uint32_t n = 0;
-            for (const Value& e : x)
-                if (e.requires_grad()) arg[n++] = e.node(t);
-            return n;
-        });
+    return record_nary(detail::Op::Sum, v, x.size(), [&](detail::Tape& t, std::uint32_t* arg) {
+        std::uint32_t n = 0;
+        for (const Value& e : x)
+            if (e.requires_grad()) arg[n++] = e.node(t);
+        return n;
+    });
 }
 
 void set_anomaly_mode(bool on) { detail::tape().anomaly = on; }

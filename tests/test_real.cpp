@@ -275,6 +275,16 @@ TEST_CASE("dot and sum: a neuron is one entry; sizes are checked; empty spans gi
     CHECK(s.is_constant());
     CHECK(e.value() == 0.0);
     CHECK(ad::sum(std::span<const Value>{}).is_constant());
+    {
+        ad::NoGrad off;  // nothing recorded: constants with the right values
+        CHECK(dot(vx, vx).is_constant());
+        CHECK(Real(dot(w, w)).is_constant());
+        CHECK(ad::sum(vx).value() == doctest::Approx(2.25));
+    }
+    const std::uint32_t size_before = t.size;
+    CHECK(dot(vc, vc).is_constant());  // no argument requires grad
+    CHECK(ad::sum(vc).value() == doctest::Approx(-0.5));
+    CHECK(t.size == size_before);
     Value one = ad::sum(std::span<const Value>(vw).first(1));  // a new value, not vw[0]'s handle
     CHECK_FALSE(one.is_leaf());
     CHECK(one.value() == 1.0);
