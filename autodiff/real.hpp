@@ -100,9 +100,7 @@ RealBinary<RealHeld<X>, RealHeld<Y>> real_binary(X&& a, Y&& b, double v, double 
 template <class E>
 inline std::uint32_t record_entry(Tape& t, const E& e, double v) {
     if (t.recording_off != 0) return kNoNode;
-    const std::size_t room = e.operands();
-    if (t.stmt_capacity - t.stmt_size < room) t.grow_stmt(room);
-    const std::uint32_t first = t.stmt_size;
+    const std::uint32_t first = t.reserve_stmt(e.operands());
     StmtWriter w{t.stmt_arg + first, t.stmt_jac + first};
     e.push(t, w, 1.0);
     if (w.n == 0 && !w.zero_partial) return kNoNode;
@@ -188,8 +186,7 @@ struct RealSpanSum : RealExpressionTag {
 // dot(x, y) = Σ x[k]·y[k], summed in index order; sum(x) = Σ x[k]. Expressions like any other
 // (assign them to a Real); sizes that differ are an ad::ShapeError.
 inline detail::RealSpanSum dot(std::span<const Real> x, std::span<const Real> y) {
-    if (x.size() != y.size())
-        throw ShapeError(fmt::format("dot: x has {} elements but y has {}", x.size(), y.size()));
+    detail::check_dot_sizes(x.size(), y.size());
     double v = 0.0;
     for (std::size_t k = 0; k < x.size(); ++k) v += x[k].value() * y[k].value();
     return {{}, x, y, true, v};

@@ -132,6 +132,11 @@ struct Tape {
         return push(o, v, a, static_cast<std::uint32_t>(consts.size() - 1));
     }
     void grow_stmt(std::size_t at_least);
+    // Room for `room` more statement arguments; returns where they start.
+    std::uint32_t reserve_stmt(std::size_t room) {
+        if (stmt_capacity - stmt_size < room) grow_stmt(room);
+        return stmt_size;
+    }
     std::uint32_t register_leaf(LeafData* leaf) {
         leaf->registrations = leaf->epoch == epoch ? leaf->registrations + 1 : 1;
         const auto slot = static_cast<std::uint32_t>(leaves.size());

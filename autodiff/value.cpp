@@ -113,8 +113,7 @@ template <class Store>
 Value record_nary(detail::Op op, double v, std::size_t room, Store&& store) {
     detail::Tape& t = detail::tape();
     if (t.recording_off != 0) return Value::constant(v);
-    if (t.stmt_capacity - t.stmt_size < room) t.grow_stmt(room);
-    const std::uint32_t first = t.stmt_size;
+    const std::uint32_t first = t.reserve_stmt(room);
     const std::uint32_t n = store(t, t.stmt_arg + first);
     if (n == 0) return Value::constant(v);
     t.stmt_size = first + n;
@@ -123,8 +122,7 @@ Value record_nary(detail::Op op, double v, std::size_t room, Store&& store) {
 }  // namespace
 
 Value dot(std::span<const Value> x, std::span<const Value> y) {
-    if (x.size() != y.size())
-        throw ShapeError(fmt::format("dot: x has {} elements but y has {}", x.size(), y.size()));
+    detail::check_dot_sizes(x.size(), y.size());
     double v = 0.0;
     for (std::size_t k = 0; k < x.size(); ++k) v += x[k].value() * y[k].value();
     return record_nary(detail::Op::Dot, v, 2 * x.size(), [&](detail::Tape& t, std::uint32_t* arg) {

@@ -307,6 +307,11 @@ inline Value hypot(const Value& x, const Value& y) {  // ∂x: x/h; ∂y: y/h
 // entry however long the spans (a neuron's b + dot(w, a) is two entries, not 2n); any order of
 // derivatives. Sizes that differ are an ad::ShapeError; empty spans give the constant 0.
 Value dot(std::span<const Value> x, std::span<const Value> y);
+namespace detail {
+inline void check_dot_sizes(std::size_t x, std::size_t y) {  // shared with ad::Real's dot
+    if (x != y) throw ShapeError(fmt::format("dot: x has {} elements but y has {}", x, y));
+}
+}  // namespace detail
 Value sum(std::span<const Value> x);
 
 }  // namespace ad
