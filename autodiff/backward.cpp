@@ -292,7 +292,9 @@ struct FastCtx {
     }
 };
 
-void fast_sweep(Tape& t, std::uint32_t root, std::vector<double>& adjv, Sweep<double, false>& slow, bool accumulate) {
+// Entries [lo, root] (lo > 0 when the sweep stops above a transform's inputs).
+void fast_sweep(Tape& t, std::uint32_t root, std::uint32_t lo, std::vector<double>& adjv, Sweep<double, false>& slow,
+                bool accumulate) {
     FastCtx c{t.val, t.consts.data(), adjv.data(), t.stmt_jac, t.stmt_arg};
     const std::uint32_t* __restrict A = t.arg_a;
     const std::uint32_t* __restrict B = t.arg_b;
@@ -302,7 +304,7 @@ void fast_sweep(Tape& t, std::uint32_t root, std::vector<double>& adjv, Sweep<do
     // is left all-zero for the next sweep without a separate clearing pass. Entries below
     // `released` were freed by an earlier backward: reaching one with a gradient is an error,
     // which the general sweep reports (the first loop needs no such test).
-    const std::uint32_t released = std::min(t.released_upto, root + 1);
+    const std::uint32_t released = std::clamp(t.released_upto, lo, root + 1);
     auto run = [&]<bool Released>(std::uint32_t hi, std::uint32_t lo) {
         for (std::uint32_t i = hi; i-- > lo;) {
             const Op o = op[i];
@@ -322,7 +324,7 @@ void fast_sweep(Tape& t, std::uint32_t root, std::vector<double>& adjv, Sweep<do
         }
     };
     run.template operator()<false>(root + 1, released);
-    run.template operator()<true>(released, 0);
+    run.template operator()<true>(released, lo);
 }
 
 std::vector<double>& scratch_adjoints() {
@@ -378,7 +380,9 @@ void run_sweep(std::uint32_t root, const Seed& seed, const SweepRequest& req, Sw
         if (!record) {
             // The scratch adjoints are all zero between sweeps (see fast_sweep).
             std::vector<double>& adj = scratch_adjoints();
-            if (adj.size() < std::size_t(root) + 1) adj.resize(std::size_t(root) + 1, 0.0);
+            const std::uint32_t inputs_end = req.inputs + req.n_inputs;
+            const std::size_t used = std::max<std::size_t>(std::size_t(root) + 1, inputs_end);
+            if (adj.size() < used) adj.resize(used, 0.0);
             struct Rezero {  // restores the all-zero invariant unless the fast sweep did
                 std::vector<double>& adj;
                 std::uint32_t root;
@@ -391,13 +395,25 @@ void run_sweep(std::uint32_t root, const Seed& seed, const SweepRequest& req, Sw
                 t.tensor_nodes[t.arg_a[root]]->grad = seed.tensor;
             else
                 adj[root] = seed.scalar.value();
-            if (t.anomaly || !t.hooks.empty() || !req.wanted.empty()) {
+            if (req.n_inputs > 0) {
+                // Down to the inputs only; the loop leaves [lo, root] zero, the rest is cleared here.
+                const std::uint32_t lo = std::min(inputs_end, root + 1);
+                if (t.anomaly || !t.hooks.empty()) {  // through the inputs too: they may have hooks
+                    Sweep<double, true> s(t, adj, req);
+                    for (std::uint32_t i = root + 1; i-- > std::min(req.inputs, lo);) s.entry(i);
+                } else {
+                    Sweep<double, false> s(t, adj, req);
+                    fast_sweep(t, root, lo, adj, s, req.accumulate);
+                }
+                std::copy(adj.begin() + req.inputs, adj.begin() + inputs_end, req.inputs_grad);
+                rezero.root = static_cast<std::uint32_t>(std::max(lo, inputs_end) - 1);
+            } else if (t.anomaly || !t.hooks.empty() || !req.wanted.empty()) {
                 Sweep<double, true> s(t, adj, req);
                 s.run(root);
                 finish(adj);
             } else {
                 Sweep<double, false> s(t, adj, req);
-                fast_sweep(t, root, adj, s, req.accumulate);
+                fast_sweep(t, root, 0, adj, s, req.accumulate);
                 rezero.needed = false;
             }
         } else {

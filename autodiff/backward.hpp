@@ -33,6 +33,11 @@ struct SweepRequest {
     bool retain_graph = false;
     bool create_graph = false;
     std::vector<std::uint32_t> wanted;  // entries whose adjoints are returned
+    // Inputs of a functional transform: consecutive scalar entries [inputs, inputs + n), recorded
+    // before f ran. With n > 0 (first order only) the sweep stops above them and writes their
+    // adjoints to inputs_grad[0, n): ∇f with no leaf objects and no per-entry bookkeeping.
+    std::uint32_t inputs = 0, n_inputs = 0;
+    double* inputs_grad = nullptr;
     bool keep(std::uint32_t entry) const;
 };
 struct SweepResult {

@@ -128,12 +128,49 @@ Tensor jacobian_rows(const Tensor& y, const Tensor& x, const char* op) {
 
 std::vector<double> grad(const ScalarFunction& f, const std::vector<double>& x) { return value_and_grad(f, x).second; }
 
-std::pair<double, std::vector<double>> value_and_grad(const ScalarFunction& f, const std::vector<double>& x) {
-    const std::vector<Value> xs = leaves_of(x);
-    const Value y = f(xs);
-    if (y.is_constant()) return {y.value(), std::vector<double>(x.size(), 0.0)};
-    return {y.value(), numbers(gradients(y, xs, {.retain_graph = false}))};
+namespace {
+// (f(x), ∇f(x)) for V = Value or Real. The inputs are recorded as n consecutive constant entries
+// with handles to them, not as leaves: no leaf objects are made, and the sweep stops above the
+// inputs and reads their adjoints (SweepRequest::inputs), as CoDiPack or ADOL-C's gradient()
+// driver do. Under NoGrad nothing is recorded and the gradient is 0.
+template <class V, class F>
+std::pair<double, std::vector<double>> value_and_grad_of(const F& f, const std::vector<double>& x) {
+    std::vector<double> g(x.size(), 0.0);
+    std::vector<V> xs;
+    xs.reserve(x.size());
+    detail::Tape& t = detail::tape();
+    const std::uint32_t first = t.size;
+    if (t.recording_off != 0) {
+        for (double xi : x) xs.push_back(V(Value::constant(xi)));
+    } else {
+        for (double xi : x) xs.push_back(V(Value::interior(t, t.push(detail::Op::Const, xi, 0, 0), xi)));
+    }
+    const V y = f(xs);
+    if (x.empty() || y.is_constant() || y.is_leaf()) return {y.value(), std::move(g)};
+    const std::uint32_t root = y.node(t);  // a handle from another graph throws here
+    if (root < first) return {y.value(), std::move(g)};  // recorded before the inputs: independent of them
+    detail::SweepRequest req;
+    req.accumulate = false;
+    req.retain_graph = true;  // a graph of the caller's that f used stays usable (ours dies with xs and y)
+    req.inputs = first;
+    req.n_inputs = static_cast<std::uint32_t>(x.size());
+    req.inputs_grad = g.data();
+    detail::Seed seed;
+    seed.scalar = Value::constant(1.0);
+    detail::run_sweep(root, seed, req, nullptr);
+    return {y.value(), std::move(g)};
 }
+}  // namespace
+
+std::pair<double, std::vector<double>> value_and_grad(const ScalarFunction& f, const std::vector<double>& x) {
+    return value_and_grad_of<Value>(f, x);
+}
+
+namespace detail {
+std::pair<double, std::vector<double>> value_and_grad_real(const RealFunction& f, const std::vector<double>& x) {
+    return value_and_grad_of<Real>(f, x);
+}
+}  // namespace detail
 
 std::vector<std::vector<double>> hessian(const ScalarFunction& f, const std::vector<double>& x) {
     const std::vector<Value> xs = leaves_of(x);

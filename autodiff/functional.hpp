@@ -15,13 +15,15 @@
 //     input's dtype (use float64 inputs for accurate derivatives). A multi-input tensor grad is
 //     provided too.
 //
-// Every transform evaluates f on fresh leaves made from the point, so it does not touch the
+// Every transform evaluates f on fresh variables made from the point, so it does not touch the
 // caller's variables and leaves nothing on the tape when it returns (the graph it records is
-// released with its handles). f must be written with ad operations: an operation done on plain
+// released with its handles). For grad and value_and_grad the fresh variables are entries of the
+// tape, not leaves (is_leaf() is false inside f): no leaf objects are made, and the sweep stops
+// above the inputs and reads their adjoints, the way ADOL-C's gradient() driver or CoDiPack work. f must be written with ad operations: an operation done on plain
 // numbers (value()) is invisible to the graph and differentiates as a constant.
 //
 // How each derivative is computed (all reverse mode; the engine has no forward mode):
-//   grad, value_and_grad  one reverse sweep.
+//   grad, value_and_grad  one reverse sweep (f over ad::Value or, faster, over ad::Real).
 //   vjp                   one reverse sweep seeded with v: vᵀJ.
 //   jvp                   the double-vjp trick: with u a dummy cotangent (zeros that require
 //                         grad), g(u) = uᵀJ is recorded with create_graph; g is linear in u, so
@@ -32,10 +34,12 @@
 //                         O(cost of f) memory and time whatever the dimension.
 // Size mismatches (v not shaped like x or like f(x)) throw ad::ShapeError naming the transform.
 #include <autodiff/gradcheck.hpp>
+#include <autodiff/real.hpp>
 #include <autodiff/tensor.hpp>
 #include <autodiff/value.hpp>
 
 #include <functional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -62,6 +66,28 @@ std::pair<std::vector<double>, std::vector<double>> vjp(const VectorFunction& f,
 // (f(x), J v) for v of size n (double-vjp trick).
 std::pair<std::vector<double>, std::vector<double>> jvp(const VectorFunction& f, const std::vector<double>& x,
                                                         const std::vector<double>& v);
+
+// ad::Real functions (first order): f maps n Reals to one Real, each assignment in it recorded
+// as one statement. grad and value_and_grad accept them under the same names:
+//     auto rosen = [](const std::vector<ad::Real>& v) { ... };   // explicitly Real
+//     auto [f, g] = ad::value_and_grad(rosen, x);
+// Hessians and other higher derivatives need ad::Value.
+using RealFunction = std::function<Real(const std::vector<Real>&)>;
+namespace detail {
+std::pair<double, std::vector<double>> value_and_grad_real(const RealFunction& f, const std::vector<double>& x);
+template <class F>
+concept RealScalarFunction = std::is_invocable_r_v<Real, const F&, const std::vector<Real>&>;
+}  // namespace detail
+template <class F>
+    requires detail::RealScalarFunction<F>
+std::pair<double, std::vector<double>> value_and_grad(const F& f, const std::vector<double>& x) {
+    return detail::value_and_grad_real(RealFunction(f), x);
+}
+template <class F>
+    requires detail::RealScalarFunction<F>
+std::vector<double> grad(const F& f, const std::vector<double>& x) {
+    return detail::value_and_grad_real(RealFunction(f), x).second;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Tensor world: f maps one tensor to a tensor.

@@ -2,6 +2,7 @@
 // evaluated in plain doubles, recorded + differentiated by our tape, and by ADOL-C when built.
 // Prints a table and one JSON line per case; medians of ≥ 5 repetitions after a warm-up.
 #include <autodiff/autodiff.hpp>
+#include <bench/reference_tape.hpp>
 #include <bench/timing.hpp>
 #ifdef AD_BENCH_HAVE_ADOLC
 #include <bench/anchors/adolc_scalar.hpp>
@@ -71,6 +72,8 @@ struct Row {
     double bytes_per_op, real_bytes_per_stmt, ours_err, value_err;
     std::optional<double> adolc_err;
     double real_tape_bytes = 0, traffic_s = 0;  // what the Real tape records; the time to write and read that much
+    double ref_s = 0, ref_bytes = 0, ref_err = 0;  // the minimal statement tape of reference_tape.hpp
+    double functional_s = 0, functional_err = 0;    // ad::value_and_grad of the function over ad::Real
 };
 
 void print(const Row& r) {
@@ -81,16 +84,24 @@ void print(const Row& r) {
                r.adolc_s ? fmt::format("{:.3f}", *r.adolc_s * 1e3) : "n/a",
                r.adolc_s ? fmt::format("{:.3f}", r.ours_s / *r.adolc_s) : "n/a", r.bytes_per_op, r.real_bytes_per_stmt,
                r.ours_err, r.value_err);
+    fmt::print("{:<18} ad::value_and_grad(f over ad::Real, x) {:.3f} ms ({:.1f}x plain; Real / it = {:.2f}), grad rel err {:.1e}\n",
+               "", r.functional_s * 1e3, r.functional_s / r.plain_s, r.ours_s / r.functional_s, r.functional_err);
     if (r.traffic_s > 0)
         fmt::print("{:<18} the Real tape records {:.1f} MB; writing and reading that much alone takes {:.3f} ms ({:.1f}x plain)\n",
                    "", r.real_tape_bytes / 1e6, r.traffic_s * 1e3, r.traffic_s / r.plain_s);
+    fmt::print("{:<18} a minimal statement tape (bench/reference_tape.hpp) records {:.1f} MB and takes {:.3f} ms ({:.1f}x plain; "
+               "Real / it = {:.2f}), grad rel err {:.1e}\n",
+               "", r.ref_bytes / 1e6, r.ref_s * 1e3, r.ref_s / r.plain_s, r.ours_s / r.ref_s, r.ref_err);
     fmt::print("JSON {{\"bench\":\"{}\",\"n\":{},\"plain_s\":{:.6g},\"ours_s\":{:.6g},\"value_s\":{:.6g},\"adolc_s\":{},"
                "\"bytes_per_op\":{:.2f},\"real_bytes_per_stmt\":{:.2f},\"ratio_plain\":{:.3g},\"value_ratio_plain\":{:.3g},"
                "\"ratio_adolc\":{},\"ours_grad_rel_err\":{:.3g},\"value_grad_rel_err\":{:.3g},\"adolc_grad_rel_err\":{},"
-               "\"real_tape_bytes\":{:.0f},\"tape_traffic_s\":{:.6g}}}\n",
+               "\"real_tape_bytes\":{:.0f},\"tape_traffic_s\":{:.6g},\"reference_tape_s\":{:.6g},\"reference_tape_bytes\":{:.0f},"
+               "\"reference_ratio_plain\":{:.3g},\"functional_s\":{:.6g},\"functional_ratio_plain\":{:.3g},"
+               "\"functional_grad_rel_err\":{:.3g}}}\n",
                r.bench, r.n, r.plain_s, r.ours_s, r.value_s, opt(r.adolc_s), r.bytes_per_op, r.real_bytes_per_stmt,
                r.ours_s / r.plain_s, r.value_s / r.plain_s, r.adolc_s ? fmt::format("{:.4g}", r.ours_s / *r.adolc_s) : "null",
-               r.ours_err, r.value_err, opt(r.adolc_err, "{:.3g}"), r.real_tape_bytes, r.traffic_s);
+               r.ours_err, r.value_err, opt(r.adolc_err, "{:.3g}"), r.real_tape_bytes, r.traffic_s, r.ref_s, r.ref_bytes,
+               r.ref_s / r.plain_s, r.functional_s, r.functional_s / r.plain_s, r.functional_err);
 }
 
 double bytes_per_entry_recorded() {
@@ -129,6 +140,50 @@ double time_rosenbrock(const std::vector<double>& x, int reps, std::vector<doubl
     return s;
 }
 
+// JAX's form, given x and returning ∇f like ADOL-C's gradient(): ad::value_and_grad of the same
+// function over ad::Real, whose inputs are tape entries instead of leaves.
+double time_functional_rosenbrock(const std::vector<double>& x, int reps, std::vector<double>& grad) {
+    auto f = [](const std::vector<ad::Real>& v) { return rosenbrock(v); };
+    return bench::median_seconds(reps, [&] { grad = ad::value_and_grad(f, x).second; });
+}
+double time_functional_chain(double x0, std::size_t steps, int reps, std::vector<double>& grad) {
+    auto f = [steps](const std::vector<ad::Real>& v) { return chain(v[0], steps); };
+    return bench::median_seconds(reps, [&] { grad = ad::value_and_grad(f, {x0}).second; });
+}
+
+// The same gradients on the reference tape, each statement's partials written by hand.
+using Active = bench::ReferenceTape::Active;
+double time_reference_rosenbrock(const std::vector<double>& x, int reps, std::vector<double>& grad, double& bytes) {
+    bench::ReferenceTape tape;
+    std::vector<Active> xa;
+    const double s = bench::median_seconds(reps, [&] {
+        tape.begin(x, xa);
+        Active s{0.0, 0};
+        for (std::size_t i = 0; i + 1 < xa.size(); ++i) {
+            const Active xi = xa[i], xn = xa[i + 1];
+            const Active a = tape.record(xn.v - xi.v * xi.v, {{xn.id, 1.0}, {xi.id, -2.0 * xi.v}});
+            const Active b = tape.record(1.0 - xi.v, {{xi.id, -1.0}});
+            s = tape.record(s.v + 100.0 * (a.v * a.v) + b.v * b.v, {{s.id, 1.0}, {a.id, 200.0 * a.v}, {b.id, 2.0 * b.v}});
+        }
+        tape.gradient(s, xa.size(), grad);
+    });
+    bytes = static_cast<double>(tape.bytes());
+    return s;
+}
+double time_reference_chain(double x0, std::size_t steps, int reps, std::vector<double>& grad, double& bytes) {
+    bench::ReferenceTape tape;
+    std::vector<Active> xa;
+    const double s = bench::median_seconds(reps, [&] {
+        tape.begin(std::span<const double>(&x0, 1), xa);
+        Active x = xa[0];
+        for (std::size_t k = 0; k < steps; ++k)
+            x = tape.record(std::sin(x.v) * 0.5 + x.v * x.v * 0.1, {{x.id, std::cos(x.v) * 0.5 + 0.2 * x.v}});
+        tape.gradient(x, 1, grad);
+    });
+    bytes = static_cast<double>(tape.bytes());
+    return s;
+}
+
 Row bench_rosenbrock(std::size_t n, int reps) {
     std::vector<double> x(n);
     for (std::size_t i = 0; i < n; ++i) x[i] = 0.5 + 0.001 * static_cast<double>(i % 100);
@@ -142,6 +197,10 @@ Row bench_rosenbrock(std::size_t n, int reps) {
     r.ours_s = time_rosenbrock<ad::Real>(x, reps, grad, r.real_bytes_per_stmt, &r.real_tape_bytes);
     r.ours_err = max_rel_error(grad, exact);
     r.traffic_s = time_traffic(static_cast<std::size_t>(r.real_tape_bytes), reps);
+    r.ref_s = time_reference_rosenbrock(x, reps, grad, r.ref_bytes);
+    r.ref_err = max_rel_error(grad, exact);
+    r.functional_s = time_functional_rosenbrock(x, reps, grad);
+    r.functional_err = max_rel_error(grad, exact);
 #ifdef AD_BENCH_HAVE_ADOLC
     const auto a = ad::anchors::adolc_rosenbrock(x, {.repeats = reps});
     r.adolc_s = a.seconds;
@@ -176,6 +235,11 @@ Row bench_chain(std::size_t steps, int reps) {
     r.ours_s = time_chain<ad::Real>(x0, steps, reps, g, r.real_bytes_per_stmt, &r.real_tape_bytes);
     r.ours_err = max_rel_error({g}, {exact});
     r.traffic_s = time_traffic(static_cast<std::size_t>(r.real_tape_bytes), reps);
+    std::vector<double> ref_grad;
+    r.ref_s = time_reference_chain(x0, steps, reps, ref_grad, r.ref_bytes);
+    r.ref_err = max_rel_error(ref_grad, {exact});
+    r.functional_s = time_functional_chain(x0, steps, reps, ref_grad);
+    r.functional_err = max_rel_error(ref_grad, {exact});
 #ifdef AD_BENCH_HAVE_ADOLC
     const auto a = ad::anchors::adolc_chain(x0, steps, {.repeats = reps});
     r.adolc_s = a.seconds;

@@ -419,3 +419,94 @@ TEST_CASE("functional: mismatched sizes and non-scalar outputs are reported") {
         CHECK(std::string(e.what()).find("grad: f(x) has shape [2]") != std::string::npos);
     }
 }
+
+// ---- grad and value_and_grad: inputs recorded as tape entries, ad::Real functions ------------
+
+namespace {
+ad::Real rosenbrock_real(const std::vector<ad::Real>& x) {
+    ad::Real f = ad::Real::constant(0.0);
+    for (std::size_t i = 0; i + 1 < x.size(); ++i) f = f + 100.0 * square(x[i + 1] - square(x[i])) + square(1.0 - x[i]);
+    return f;
+}
+}  // namespace
+
+TEST_CASE("functional: value_and_grad of an ad::Real function matches the closed form and the Value path") {
+    const std::vector<Vec> points = {{-1.2, 1.0}, {0.3, -0.7}, {-1.2, 1.0, 0.5, 2.0, -0.3}, {1, 1, 1, 1, 1}};
+    for (const Vec& x : points) {
+        CAPTURE(x.size());
+        const auto [f, g] = ad::value_and_grad(rosenbrock_real, x);
+        CHECK(f == doctest::Approx(eval(rosenbrock, x)));
+        check_close(g, rosenbrock_grad(x), 1e-12);
+        check_close(g, ad::grad(rosenbrock, x), 1e-13);
+        CHECK(ad::grad(rosenbrock_real, x) == g);
+        check_close(g, fd_grad(rosenbrock, x), 1e-6);
+    }
+    // A lambda over Reals, with dot() over the inputs: ∇(x·x + 3 x₀) = 2x + 3e₀.
+    auto f = [](const std::vector<ad::Real>& v) -> ad::Real { return ad::dot(v, v) + 3.0 * v[0]; };
+    CHECK(ad::grad(f, {1.0, -2.0, 0.5}) == Vec{5.0, -4.0, 1.0});
+    CHECK(ad::detail::tape().size == 0);  // nothing left on the tape
+}
+
+TEST_CASE("functional: value_and_grad's inputs are entries of the tape, not leaves: edge cases") {
+    // f returning an input, a constant, or nothing of its inputs; no inputs at all.
+    CHECK(ad::grad([](const std::vector<ad::Real>& v) { return v[1]; }, {1.0, 2.0}) == Vec{0.0, 1.0});
+    CHECK(ad::value_and_grad([](const std::vector<ad::Real>&) { return ad::Real::constant(4.0); }, {1.0}) ==
+          std::pair<double, Vec>{4.0, {0.0}});
+    CHECK(ad::value_and_grad([](const std::vector<Value>& v) { return ad::sum(v) + 1.0; }, {}) ==
+          std::pair<double, Vec>{1.0, {}});
+    // Inside f the inputs are not leaves.
+    CHECK(ad::grad([](const std::vector<Value>& v) {
+              CHECK_FALSE(v[0].is_leaf());
+              CHECK(v[0].requires_grad());
+              return v[0] * 2.0;
+          }, {1.0}) == Vec{2.0});
+
+    // A variable of the caller that f uses gets no gradient, and the caller's graph stays usable.
+    Value w = 3.0;
+    const Value u = w * 2.0;  // recorded before the transform's inputs
+    CHECK(ad::grad([&](const std::vector<Value>& v) { return u * v[0] + w * v[1]; }, {2.0, 5.0}) == Vec{6.0, 3.0});
+    CHECK(ad::grad([&](const std::vector<Value>&) { return w; }, {2.0}) == Vec{0.0});
+    CHECK(ad::grad([&](const std::vector<Value>&) { return u; }, {2.0}) == Vec{0.0});
+    CHECK(w.grad() == 0.0);
+    u.backward();
+    CHECK(w.grad() == 2.0);
+
+    // Under NoGrad nothing is recorded: the value, and a zero gradient.
+    {
+        ad::NoGrad ng;
+        CHECK(ad::value_and_grad(rosenbrock_real, {0.0, 0.0}) == std::pair<double, Vec>{1.0, {0.0, 0.0}});
+    }
+
+    // A hook registered on an input inside f runs on its gradient.
+    auto hooked = [](const std::vector<Value>& v) {
+        Value a = v[0];
+        a.register_hook([](double g) { return 10.0 * g; });
+        return a * v[1];
+    };
+    CHECK(ad::grad(hooked, {2.0, 3.0}) == Vec{30.0, 2.0});
+
+    // A handle from a released graph is an error, as anywhere else.
+    Value stale;
+    {
+        ad::GraphScope scope;
+        Value k = 3.0;
+        stale = k * 2.0;
+    }
+    CHECK_THROWS_AS(ad::grad([&](const std::vector<Value>& v) { return stale * v[0]; }, {1.0}), ad::GraphError);
+}
+
+TEST_CASE("functional: an error in value_and_grad's sweep leaves the next gradients right") {
+    // Anomaly mode: √x at 0 has an infinite derivative; the sweep throws halfway.
+    {
+        ad::AnomalyMode on;
+        CHECK_THROWS_AS(ad::grad([](const std::vector<ad::Real>& v) { return ad::Real(sqrt(v[0]) * v[1]); }, {0.0, 2.0}),
+                        ad::AnomalyError);
+        CHECK_THROWS_AS(ad::grad([](const std::vector<Value>& v) { return sqrt(v[0]) * v[1]; }, {0.0, 2.0}),
+                        ad::AnomalyError);
+    }
+    // The adjoints the failed sweeps left were cleared: the same and other gradients are exact.
+    CHECK(ad::grad([](const std::vector<Value>& v) { return sqrt(v[0]) * v[1]; }, {4.0, 2.0}) == Vec{0.5, 2.0});
+    const Vec x = {0.3, -0.7, 1.1};
+    check_close(ad::grad(rosenbrock_real, x), rosenbrock_grad(x), 1e-12);
+    CHECK(ad::detail::tape().size == 0);
+}

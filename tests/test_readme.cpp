@@ -54,6 +54,20 @@ TEST_CASE("README: Scalars recorded per statement: dot and sum") {
     CHECK(h[0][2] == doctest::Approx(2.0 + 6.0));
 }
 
+TEST_CASE("README: Scalars recorded per statement: value_and_grad of a function over Reals") {
+    auto rosen = [](const std::vector<ad::Real>& v) {
+        ad::Real s = ad::Real::constant(0.0);
+        for (std::size_t i = 0; i + 1 < v.size(); ++i) s = s + 100.0 * square(v[i + 1] - square(v[i])) + square(1.0 - v[i]);
+        return s;
+    };
+    const std::vector<double> x{-1.2, 1.0, 0.5};
+    auto [f, g] = ad::value_and_grad(rosen, x);
+    CHECK(f == doctest::Approx(49.2));  // 100·0.44² + 2.2² + 100·0.5²
+    CHECK(g[0] == doctest::Approx(-400.0 * -1.2 * (1.0 - 1.44) - 2.0 * 2.2));
+    CHECK(g[2] == doctest::Approx(200.0 * (0.5 - 1.0)));
+    CHECK(ad::detail::tape().size == 0);
+}
+
 TEST_CASE("README: Tensors: the same graph, n-dimensional") {
     Tensor W = Tensor::randn({3, 4}, ad::f64, /*seed=*/1).requires_grad_();
     Tensor x = Tensor{{1.0, 2.0, 3.0, 4.0}};
