@@ -129,36 +129,56 @@ Tensor jacobian_rows(const Tensor& y, const Tensor& x, const char* op) {
 std::vector<double> grad(const ScalarFunction& f, const std::vector<double>& x) { return value_and_grad(f, x).second; }
 
 namespace {
-// (f(x), ∇f(x)) for V = Value or Real. The inputs are recorded as n consecutive constant entries
-// with handles to them, not as leaves: no leaf objects are made, and the sweep stops above the
-// inputs and reads their adjoints (SweepRequest::inputs), as CoDiPack or ADOL-C's gradient()
-// driver do. Under NoGrad nothing is recorded and the gradient is 0.
+// The inputs of a first-order transform (V = Value or Real): n consecutive constant entries of
+// the tape with handles to them, not leaves. No leaf objects are made, and a gradient is one
+// plain sweep that stops above the inputs and reads their adjoints (SweepRequest::inputs), as
+// ADOL-C's gradient() driver or CoDiPack do. Under NoGrad the handles are constants and every
+// gradient is 0.
+template <class V>
+class TapeInputs {
+public:
+    explicit TapeInputs(const std::vector<double>& x) {
+        detail::Tape& t = detail::tape();
+        first_ = t.size;
+        xs_.reserve(x.size());
+        if (t.recording_off != 0) {
+            for (double xi : x) xs_.push_back(V(Value::constant(xi)));
+        } else {
+            for (double xi : x) xs_.push_back(V(Value::interior(t, t.push(detail::Op::Const, xi, 0, 0), xi)));
+        }
+    }
+    const std::vector<V>& handles() const { return xs_; }
+
+    // ∂y/∂x as numbers; the graph stays (for the next row of a Jacobian, and for any graph of the
+    // caller's that f used: ours is released with the handles).
+    std::vector<double> gradient(const Value& y) const {
+        std::vector<double> g(xs_.size(), 0.0);
+        if (xs_.empty() || y.is_constant() || y.is_leaf()) return g;
+        detail::Tape& t = detail::tape();
+        const std::uint32_t root = y.node(t);  // a handle from another graph throws here
+        if (root < first_) return g;           // recorded before the inputs: independent of them
+        detail::SweepRequest req;
+        req.accumulate = false;
+        req.retain_graph = true;
+        req.inputs = first_;
+        req.n_inputs = static_cast<std::uint32_t>(xs_.size());
+        req.inputs_grad = g.data();
+        detail::Seed seed;
+        seed.scalar = Value::constant(1.0);
+        detail::run_sweep(root, seed, req, nullptr);
+        return g;
+    }
+
+private:
+    std::vector<V> xs_;
+    std::uint32_t first_ = 0;
+};
+
 template <class V, class F>
 std::pair<double, std::vector<double>> value_and_grad_of(const F& f, const std::vector<double>& x) {
-    std::vector<double> g(x.size(), 0.0);
-    std::vector<V> xs;
-    xs.reserve(x.size());
-    detail::Tape& t = detail::tape();
-    const std::uint32_t first = t.size;
-    if (t.recording_off != 0) {
-        for (double xi : x) xs.push_back(V(Value::constant(xi)));
-    } else {
-        for (double xi : x) xs.push_back(V(Value::interior(t, t.push(detail::Op::Const, xi, 0, 0), xi)));
-    }
-    const V y = f(xs);
-    if (x.empty() || y.is_constant() || y.is_leaf()) return {y.value(), std::move(g)};
-    const std::uint32_t root = y.node(t);  // a handle from another graph throws here
-    if (root < first) return {y.value(), std::move(g)};  // recorded before the inputs: independent of them
-    detail::SweepRequest req;
-    req.accumulate = false;
-    req.retain_graph = true;  // a graph of the caller's that f used stays usable (ours dies with xs and y)
-    req.inputs = first;
-    req.n_inputs = static_cast<std::uint32_t>(x.size());
-    req.inputs_grad = g.data();
-    detail::Seed seed;
-    seed.scalar = Value::constant(1.0);
-    detail::run_sweep(root, seed, req, nullptr);
-    return {y.value(), std::move(g)};
+    const TapeInputs<V> in(x);
+    const V y = f(in.handles());
+    return {y.value(), in.gradient(y)};
 }
 }  // namespace
 
@@ -193,20 +213,20 @@ std::vector<double> hvp(const ScalarFunction& f, const std::vector<double>& x, c
 }
 
 std::vector<std::vector<double>> jacobian(const VectorFunction& f, const std::vector<double>& x) {
-    const std::vector<Value> xs = leaves_of(x);
-    const std::vector<Value> ys = f(xs);
+    const TapeInputs<Value> in(x);
+    const std::vector<Value> ys = f(in.handles());
     std::vector<std::vector<double>> J;
     J.reserve(ys.size());
-    for (const Value& yi : ys) J.push_back(grad_numbers(yi, xs));
+    for (const Value& yi : ys) J.push_back(in.gradient(yi));
     return J;
 }
 
 std::pair<std::vector<double>, std::vector<double>> vjp(const VectorFunction& f, const std::vector<double>& x,
                                                         const std::vector<double>& v) {
-    const std::vector<Value> xs = leaves_of(x);
-    const std::vector<Value> ys = f(xs);
+    const TapeInputs<Value> in(x);
+    const std::vector<Value> ys = f(in.handles());
     check_size("vjp", "v", v.size(), ys.size(), "f(x)");
-    return {numbers(ys), grad_numbers(dot(ys, v), xs)};
+    return {numbers(ys), in.gradient(dot(ys, v))};
 }
 
 std::pair<std::vector<double>, std::vector<double>> jvp(const VectorFunction& f, const std::vector<double>& x,

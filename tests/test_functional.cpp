@@ -454,6 +454,10 @@ TEST_CASE("functional: value_and_grad's inputs are entries of the tape, not leav
           std::pair<double, Vec>{4.0, {0.0}});
     CHECK(ad::value_and_grad([](const std::vector<Value>& v) { return ad::sum(v) + 1.0; }, {}) ==
           std::pair<double, Vec>{1.0, {}});
+    // Jacobian rows (one sweep each over the same graph) for an input, a constant and a product.
+    auto rows = [](const std::vector<Value>& v) { return std::vector<Value>{v[1], Value::constant(2.0), v[0] * v[1]}; };
+    CHECK(ad::jacobian(rows, {3.0, 5.0}) == Mat{{0.0, 1.0}, {0.0, 0.0}, {5.0, 3.0}});
+    CHECK(ad::vjp(rows, {3.0, 5.0}, {1.0, 7.0, 2.0}) == std::pair<Vec, Vec>{{5.0, 2.0, 15.0}, {10.0, 7.0}});
     // Inside f the inputs are not leaves.
     CHECK(ad::grad([](const std::vector<Value>& v) {
               CHECK_FALSE(v[0].is_leaf());
