@@ -74,6 +74,7 @@ struct Row {
     double real_tape_bytes = 0, traffic_s = 0;  // what the Real tape records; the time to write and read that much
     double ref_s = 0, ref_bytes = 0, ref_err = 0;  // the minimal statement tape of reference_tape.hpp
     double functional_s = 0, functional_err = 0;    // ad::value_and_grad of the function over ad::Real
+    double functional_value_s = 0;                  // ... over ad::Value
 };
 
 void print(const Row& r) {
@@ -84,8 +85,10 @@ void print(const Row& r) {
                r.adolc_s ? fmt::format("{:.3f}", *r.adolc_s * 1e3) : "n/a",
                r.adolc_s ? fmt::format("{:.3f}", r.ours_s / *r.adolc_s) : "n/a", r.bytes_per_op, r.real_bytes_per_stmt,
                r.ours_err, r.value_err);
-    fmt::print("{:<18} ad::value_and_grad(f over ad::Real, x) {:.3f} ms ({:.1f}x plain; Real / it = {:.2f}), grad rel err {:.1e}\n",
-               "", r.functional_s * 1e3, r.functional_s / r.plain_s, r.ours_s / r.functional_s, r.functional_err);
+    fmt::print("{:<18} ad::value_and_grad(f, x) with f over ad::Real {:.3f} ms ({:.1f}x plain; Real / it = {:.2f}), "
+               "over ad::Value {:.3f} ms ({:.1f}x), grad rel err {:.1e}\n",
+               "", r.functional_s * 1e3, r.functional_s / r.plain_s, r.ours_s / r.functional_s, r.functional_value_s * 1e3,
+               r.functional_value_s / r.plain_s, r.functional_err);
     if (r.traffic_s > 0)
         fmt::print("{:<18} the Real tape records {:.1f} MB; writing and reading that much alone takes {:.3f} ms ({:.1f}x plain)\n",
                    "", r.real_tape_bytes / 1e6, r.traffic_s * 1e3, r.traffic_s / r.plain_s);
@@ -97,11 +100,11 @@ void print(const Row& r) {
                "\"ratio_adolc\":{},\"ours_grad_rel_err\":{:.3g},\"value_grad_rel_err\":{:.3g},\"adolc_grad_rel_err\":{},"
                "\"real_tape_bytes\":{:.0f},\"tape_traffic_s\":{:.6g},\"reference_tape_s\":{:.6g},\"reference_tape_bytes\":{:.0f},"
                "\"reference_ratio_plain\":{:.3g},\"functional_s\":{:.6g},\"functional_ratio_plain\":{:.3g},"
-               "\"functional_grad_rel_err\":{:.3g}}}\n",
+               "\"functional_value_s\":{:.6g},\"functional_grad_rel_err\":{:.3g}}}\n",
                r.bench, r.n, r.plain_s, r.ours_s, r.value_s, opt(r.adolc_s), r.bytes_per_op, r.real_bytes_per_stmt,
                r.ours_s / r.plain_s, r.value_s / r.plain_s, r.adolc_s ? fmt::format("{:.4g}", r.ours_s / *r.adolc_s) : "null",
                r.ours_err, r.value_err, opt(r.adolc_err, "{:.3g}"), r.real_tape_bytes, r.traffic_s, r.ref_s, r.ref_bytes,
-               r.ref_s / r.plain_s, r.functional_s, r.functional_s / r.plain_s, r.functional_err);
+               r.ref_s / r.plain_s, r.functional_s, r.functional_s / r.plain_s, r.functional_value_s, r.functional_err);
 }
 
 double bytes_per_entry_recorded() {
@@ -141,13 +144,15 @@ double time_rosenbrock(const std::vector<double>& x, int reps, std::vector<doubl
 }
 
 // JAX's form, given x and returning ∇f like ADOL-C's gradient(): ad::value_and_grad of the same
-// function over ad::Real, whose inputs are tape entries instead of leaves.
+// function over T = ad::Real or ad::Value, whose inputs are tape entries instead of leaves.
+template <class T>
 double time_functional_rosenbrock(const std::vector<double>& x, int reps, std::vector<double>& grad) {
-    auto f = [](const std::vector<ad::Real>& v) { return rosenbrock(v); };
+    auto f = [](const std::vector<T>& v) { return rosenbrock(v); };
     return bench::median_seconds(reps, [&] { grad = ad::value_and_grad(f, x).second; });
 }
+template <class T>
 double time_functional_chain(double x0, std::size_t steps, int reps, std::vector<double>& grad) {
-    auto f = [steps](const std::vector<ad::Real>& v) { return chain(v[0], steps); };
+    auto f = [steps](const std::vector<T>& v) { return chain(v[0], steps); };
     return bench::median_seconds(reps, [&] { grad = ad::value_and_grad(f, {x0}).second; });
 }
 
@@ -199,8 +204,10 @@ Row bench_rosenbrock(std::size_t n, int reps) {
     r.traffic_s = time_traffic(static_cast<std::size_t>(r.real_tape_bytes), reps);
     r.ref_s = time_reference_rosenbrock(x, reps, grad, r.ref_bytes);
     r.ref_err = max_rel_error(grad, exact);
-    r.functional_s = time_functional_rosenbrock(x, reps, grad);
+    r.functional_s = time_functional_rosenbrock<ad::Real>(x, reps, grad);
     r.functional_err = max_rel_error(grad, exact);
+    r.functional_value_s = time_functional_rosenbrock<ad::Value>(x, reps, grad);
+    r.functional_err = std::max(r.functional_err, max_rel_error(grad, exact));
 #ifdef AD_BENCH_HAVE_ADOLC
     const auto a = ad::anchors::adolc_rosenbrock(x, {.repeats = reps});
     r.adolc_s = a.seconds;
@@ -238,8 +245,10 @@ Row bench_chain(std::size_t steps, int reps) {
     std::vector<double> ref_grad;
     r.ref_s = time_reference_chain(x0, steps, reps, ref_grad, r.ref_bytes);
     r.ref_err = max_rel_error(ref_grad, {exact});
-    r.functional_s = time_functional_chain(x0, steps, reps, ref_grad);
+    r.functional_s = time_functional_chain<ad::Real>(x0, steps, reps, ref_grad);
     r.functional_err = max_rel_error(ref_grad, {exact});
+    r.functional_value_s = time_functional_chain<ad::Value>(x0, steps, reps, ref_grad);
+    r.functional_err = std::max(r.functional_err, max_rel_error(ref_grad, {exact}));
 #ifdef AD_BENCH_HAVE_ADOLC
     const auto a = ad::anchors::adolc_chain(x0, steps, {.repeats = reps});
     r.adolc_s = a.seconds;
