@@ -137,9 +137,10 @@ namespace {
 template <class V>
 class TapeInputs {
 public:
-    explicit TapeInputs(const std::vector<double>& x) {
+    TapeInputs(const char* op, const std::vector<double>& x) : op_(op) {
         detail::Tape& t = detail::tape();
         first_ = t.size;
+        epoch_ = t.epoch;
         xs_.reserve(x.size());
         if (t.recording_off != 0) {
             for (double xi : x) xs_.push_back(V(Value::constant(xi)));
@@ -155,6 +156,9 @@ public:
         std::vector<double> g(xs_.size(), 0.0);
         if (xs_.empty() || y.is_constant() || y.is_leaf()) return g;
         detail::Tape& t = detail::tape();
+        if (t.epoch != epoch_)  // the entries at first_ are no longer the inputs
+            throw GraphError(fmt::format("{}: the graph holding f's inputs was released while f ran (a GraphScope "
+                                         "inside f?)", op_));
         const std::uint32_t root = y.node(t);  // a handle from another graph throws here
         if (root < first_) return g;           // recorded before the inputs: independent of them
         detail::SweepRequest req;
@@ -171,12 +175,13 @@ public:
 
 private:
     std::vector<V> xs_;
-    std::uint32_t first_ = 0;
+    const char* op_;
+    std::uint32_t first_ = 0, epoch_ = 0;
 };
 
 template <class V, class F>
 std::pair<double, std::vector<double>> value_and_grad_of(const F& f, const std::vector<double>& x) {
-    const TapeInputs<V> in(x);
+    const TapeInputs<V> in("value_and_grad", x);
     const V y = f(in.handles());
     return {y.value(), in.gradient(y)};
 }
@@ -213,7 +218,7 @@ std::vector<double> hvp(const ScalarFunction& f, const std::vector<double>& x, c
 }
 
 std::vector<std::vector<double>> jacobian(const VectorFunction& f, const std::vector<double>& x) {
-    const TapeInputs<Value> in(x);
+    const TapeInputs<Value> in("jacobian", x);
     const std::vector<Value> ys = f(in.handles());
     std::vector<std::vector<double>> J;
     J.reserve(ys.size());
@@ -223,7 +228,7 @@ std::vector<std::vector<double>> jacobian(const VectorFunction& f, const std::ve
 
 std::pair<std::vector<double>, std::vector<double>> vjp(const VectorFunction& f, const std::vector<double>& x,
                                                         const std::vector<double>& v) {
-    const TapeInputs<Value> in(x);
+    const TapeInputs<Value> in("vjp", x);
     const std::vector<Value> ys = f(in.handles());
     check_size("vjp", "v", v.size(), ys.size(), "f(x)");
     return {numbers(ys), in.gradient(dot(ys, v))};

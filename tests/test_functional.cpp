@@ -497,6 +497,18 @@ TEST_CASE("functional: value_and_grad's inputs are entries of the tape, not leav
         stale = k * 2.0;
     }
     CHECK_THROWS_AS(ad::grad([&](const std::vector<Value>& v) { return stale * v[0]; }, {1.0}), ad::GraphError);
+    // f releasing the graph that holds its own inputs: an error, not the gradient of other entries.
+    auto scoped = [](const std::vector<Value>&) {
+        Value k = 2.0;
+        {
+            ad::GraphScope scope;  // rewinds the tape, inputs included, when it ends
+            (void)(k * 3.0);
+        }
+        return k * 4.0;  // recorded in the new graph, where the inputs' entries are gone
+    };
+    CHECK_THROWS_WITH_AS(ad::grad(scoped, {1.0, 2.0, 3.0}),
+                         doctest::Contains("value_and_grad: the graph holding f's inputs was released while f ran"),
+                         ad::GraphError);
 }
 
 TEST_CASE("functional: an error in value_and_grad's sweep leaves the next gradients right") {
