@@ -15,13 +15,6 @@ namespace {
 
 // ---- scalar helpers -------------------------------------------------------------------------
 
-std::vector<Value> leaves_of(const std::vector<double>& x) {
-    std::vector<Value> v;
-    v.reserve(x.size());
-    for (double xi : x) v.emplace_back(xi);
-    return v;
-}
-
 std::vector<double> numbers(const std::vector<Value>& v) {
     std::vector<double> r;
     r.reserve(v.size());
@@ -39,12 +32,6 @@ Value dot(const std::vector<Value>& a, const std::vector<double>& c) {
     Value s = Value::constant(0.0);
     for (std::size_t i = 0; i < a.size(); ++i) s = s + a[i] * c[i];
     return s;
-}
-
-// Gradient of s with respect to xs as numbers (zeros when s does not depend on them).
-std::vector<double> grad_numbers(const Value& s, const std::vector<Value>& xs) {
-    if (s.is_constant()) return std::vector<double>(xs.size(), 0.0);
-    return numbers(gradients(s, xs));
 }
 
 // ---- tensor helpers -------------------------------------------------------------------------
@@ -198,23 +185,23 @@ std::pair<double, std::vector<double>> value_and_grad_real(const RealFunction& f
 }  // namespace detail
 
 std::vector<std::vector<double>> hessian(const ScalarFunction& f, const std::vector<double>& x) {
-    const std::vector<Value> xs = leaves_of(x);
-    const Value y = f(xs);
+    const TapeInputs<Value> in("hessian", x);
+    const Value y = f(in.handles());
     if (y.is_constant()) return std::vector<std::vector<double>>(x.size(), std::vector<double>(x.size(), 0.0));
-    const std::vector<Value> g = gradients(y, xs, {.retain_graph = true, .create_graph = true});
+    const std::vector<Value> g = gradients(y, in.handles(), {.retain_graph = true, .create_graph = true});
     std::vector<std::vector<double>> H;
     H.reserve(x.size());
-    for (const Value& gi : g) H.push_back(grad_numbers(gi, xs));
+    for (const Value& gi : g) H.push_back(in.gradient(gi));
     return H;
 }
 
 std::vector<double> hvp(const ScalarFunction& f, const std::vector<double>& x, const std::vector<double>& v) {
     check_size("hvp", "v", v.size(), x.size(), "x");
-    const std::vector<Value> xs = leaves_of(x);
-    const Value y = f(xs);
+    const TapeInputs<Value> in("hvp", x);
+    const Value y = f(in.handles());
     if (y.is_constant()) return std::vector<double>(x.size(), 0.0);
-    const std::vector<Value> g = gradients(y, xs, {.retain_graph = true, .create_graph = true});
-    return grad_numbers(dot(g, v), xs);
+    const std::vector<Value> g = gradients(y, in.handles(), {.retain_graph = true, .create_graph = true});
+    return in.gradient(dot(g, v));
 }
 
 std::vector<std::vector<double>> jacobian(const VectorFunction& f, const std::vector<double>& x) {
@@ -237,15 +224,15 @@ std::pair<std::vector<double>, std::vector<double>> vjp(const VectorFunction& f,
 std::pair<std::vector<double>, std::vector<double>> jvp(const VectorFunction& f, const std::vector<double>& x,
                                                         const std::vector<double>& v) {
     check_size("jvp", "v", v.size(), x.size(), "x");
-    const std::vector<Value> xs = leaves_of(x);
-    const std::vector<Value> ys = f(xs);
+    const TapeInputs<Value> in("jvp", x);
+    const std::vector<Value> ys = f(in.handles());
     // g(u) = uᵀJ recorded as a function of the dummy cotangent u; J v = ∇_u ⟨g(u), v⟩.
-    const std::vector<Value> u = leaves_of(std::vector<double>(ys.size(), 0.0));
+    const TapeInputs<Value> u("jvp", std::vector<double>(ys.size(), 0.0));
     Value s = Value::constant(0.0);
-    for (std::size_t i = 0; i < ys.size(); ++i) s = s + u[i] * ys[i];
+    for (std::size_t i = 0; i < ys.size(); ++i) s = s + u.handles()[i] * ys[i];
     if (s.is_constant()) return {numbers(ys), std::vector<double>(ys.size(), 0.0)};
-    const std::vector<Value> g = gradients(s, xs, {.retain_graph = true, .create_graph = true});
-    return {numbers(ys), grad_numbers(dot(g, v), u)};
+    const std::vector<Value> g = gradients(s, in.handles(), {.retain_graph = true, .create_graph = true});
+    return {numbers(ys), u.gradient(dot(g, v))};
 }
 
 // ---------------------------------------------------------------------------------------------
