@@ -116,11 +116,11 @@ Tensor jacobian_rows(const Tensor& y, const Tensor& x, const char* op) {
 std::vector<double> grad(const ScalarFunction& f, const std::vector<double>& x) { return value_and_grad(f, x).second; }
 
 namespace {
-// The inputs of a first-order transform (V = Value or Real): n consecutive constant entries of
-// the tape with handles to them, not leaves. No leaf objects are made, and a gradient is one
-// plain sweep that stops above the inputs and reads their adjoints (SweepRequest::inputs), as
-// ADOL-C's gradient() driver or CoDiPack do. Under NoGrad the handles are constants and every
-// gradient is 0.
+// The inputs of a scalar transform (V = Value or Real): n consecutive constant entries of the
+// tape with handles to them, not leaves. No leaf objects are made, and a gradient as numbers is
+// one plain sweep that stops above the inputs and reads their adjoints (SweepRequest::inputs),
+// as ADOL-C's gradient() driver or CoDiPack do; gradients() with create_graph takes them as any
+// other interior values. Under NoGrad the handles are constants and every gradient is 0.
 template <class V>
 class TapeInputs {
 public:

@@ -17,10 +17,11 @@
 //
 // Every transform evaluates f on fresh variables made from the point, so it does not touch the
 // caller's variables and leaves nothing on the tape when it returns (the graph it records is
-// released with its handles). The fresh variables are entries of the tape, not leaves (is_leaf()
-// is false inside f): no leaf objects are made, and each first-order sweep stops above the
-// inputs and reads their adjoints, the way ADOL-C's gradient() driver or CoDiPack work. f must be written with ad operations: an operation done on plain
-// numbers (value()) is invisible to the graph and differentiates as a constant.
+// released with its handles). In the scalar world they are entries of the tape, not leaves
+// (is_leaf() is false inside f): no leaf objects are made, and each first-order sweep stops above
+// the inputs and reads their adjoints, the way ADOL-C's gradient() driver or CoDiPack work.
+// f must be written with ad operations: an operation done on plain numbers (value()) is
+// invisible to the graph and differentiates as a constant.
 //
 // How each derivative is computed (all reverse mode; the engine has no forward mode):
 //   grad, value_and_grad  one reverse sweep (f over ad::Value or, faster, over ad::Real).
