@@ -108,8 +108,9 @@ public:
         }
     }
 
-    void run(std::uint32_t root) {
-        for (std::uint32_t i = root + 1; i-- > 0;) entry(i);
+    // Entries root down to lo (the adjoints are left as they are: the caller clears them).
+    void run(std::uint32_t root, std::uint32_t lo = 0) {
+        for (std::uint32_t i = root + 1; i-- > lo;) entry(i);
     }
 
     // Processes entry i: its adjoint is complete (every consumer was recorded after it).
@@ -396,17 +397,17 @@ void run_sweep(std::uint32_t root, const Seed& seed, const SweepRequest& req, Sw
             else
                 adj[root] = seed.scalar.value();
             if (req.n_inputs > 0) {
-                // Down to the inputs only; the loop leaves [lo, root] zero, the rest is cleared here.
+                // Down to the inputs only, then their adjoints are the gradient.
                 const std::uint32_t lo = std::min(inputs_end, root + 1);
                 if (t.anomaly || !t.hooks.empty()) {  // through the inputs too: they may have hooks
                     Sweep<double, true> s(t, adj, req);
-                    for (std::uint32_t i = root + 1; i-- > std::min(req.inputs, lo);) s.entry(i);
+                    s.run(root, std::min(req.inputs, lo));  // rezero clears [0, root] after it
                 } else {
                     Sweep<double, false> s(t, adj, req);
-                    fast_sweep(t, root, lo, adj, s, req.accumulate);
+                    fast_sweep(t, root, lo, adj, s, req.accumulate);  // leaves [lo, root] zero
+                    rezero.root = static_cast<std::uint32_t>(std::max(lo, inputs_end) - 1);
                 }
                 std::copy(adj.begin() + req.inputs, adj.begin() + inputs_end, req.inputs_grad);
-                rezero.root = static_cast<std::uint32_t>(std::max(lo, inputs_end) - 1);
             } else if (t.anomaly || !t.hooks.empty() || !req.wanted.empty()) {
                 Sweep<double, true> s(t, adj, req);
                 s.run(root);

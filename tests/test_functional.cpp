@@ -511,6 +511,25 @@ TEST_CASE("functional: value_and_grad's inputs are entries of the tape, not leav
                          ad::GraphError);
 }
 
+TEST_CASE("functional: the checked sweep of value_and_grad leaves no adjoints behind") {
+    // With hooks or anomaly mode on, the sweep takes the checked path; the next gradient's
+    // entries land where the previous graph's were (the tape rewound in between).
+    REQUIRE(ad::detail::tape().size == 0);
+    auto hooked = [](const std::vector<Value>& v) {
+        Value a = v[0];
+        a.register_hook([](double g) { return 10.0 * g; });
+        return a * v[1] * v[0];
+    };
+    auto chain3 = [](const std::vector<Value>& v) { return v[0] * v[1] * v[0] * v[1]; };
+    CHECK(ad::grad(hooked, {2.0, 3.0}) == Vec{120.0, 4.0});  // a IS v₀: the hook scales all of ∂f/∂v₀ = 2v₀v₁
+    CHECK(ad::grad(chain3, {2.0, 3.0}) == Vec{36.0, 24.0});
+    {
+        ad::AnomalyMode on;
+        CHECK(ad::grad(chain3, {2.0, 3.0}) == Vec{36.0, 24.0});
+    }
+    CHECK(ad::grad(chain3, {2.0, 3.0}) == Vec{36.0, 24.0});
+}
+
 TEST_CASE("functional: an error in value_and_grad's sweep leaves the next gradients right") {
     // Anomaly mode: √x at 0 has an infinite derivative; the sweep throws halfway.
     {
