@@ -29,6 +29,7 @@ public:
         args_.clear();
         partials_.clear();
         next_ = 1;
+        n_inputs_ = x.size();
         inputs.resize(x.size());
         for (std::size_t i = 0; i < x.size(); ++i) {
             inputs[i] = {x[i], next_++};
@@ -47,8 +48,8 @@ public:
         counts_.push_back(n);
         return {v, next_++};
     }
-    // Reverse sweep from `out`; the first `n_inputs` adjoints (the gradient) are copied to grad.
-    void gradient(Active out, std::size_t n_inputs, std::vector<double>& grad) {
+    // Reverse sweep from `out`; the inputs' adjoints (the gradient) are copied to grad.
+    void gradient(Active out, std::vector<double>& grad) {
         adjoints_.assign(next_, 0.0);
         adjoints_[out.id] = 1.0;
         std::size_t p = args_.size();
@@ -59,7 +60,7 @@ public:
                 adjoints_[args_[p]] += g * partials_[p];
             }
         }
-        grad.assign(adjoints_.begin() + 1, adjoints_.begin() + 1 + static_cast<std::ptrdiff_t>(n_inputs));
+        grad.assign(adjoints_.begin() + 1, adjoints_.begin() + 1 + static_cast<std::ptrdiff_t>(n_inputs_));
     }
     std::size_t bytes() const {  // recorded bytes (the adjoint vector, 8 bytes per identifier, aside)
         return counts_.size() + args_.size() * (sizeof(std::uint32_t) + sizeof(double));
@@ -70,6 +71,7 @@ private:
     std::vector<std::uint32_t> args_;
     std::vector<double> partials_;
     std::vector<double> adjoints_;
+    std::size_t n_inputs_ = 0;
     std::uint32_t next_ = 1;
 };
 

@@ -143,17 +143,11 @@ double time_rosenbrock(const std::vector<double>& x, int reps, std::vector<doubl
     return s;
 }
 
-// JAX's form, given x and returning ∇f like ADOL-C's gradient(): ad::value_and_grad of the same
-// function over T = ad::Real or ad::Value, whose inputs are tape entries instead of leaves.
-template <class T>
-double time_functional_rosenbrock(const std::vector<double>& x, int reps, std::vector<double>& grad) {
-    auto f = [](const std::vector<T>& v) { return rosenbrock(v); };
+// JAX's form, given x and returning ∇f like ADOL-C's gradient(): ad::value_and_grad of f (over
+// ad::Real or ad::Value), whose inputs are tape entries instead of leaves.
+template <class F>
+double time_value_and_grad(const F& f, const std::vector<double>& x, int reps, std::vector<double>& grad) {
     return bench::median_seconds(reps, [&] { grad = ad::value_and_grad(f, x).second; });
-}
-template <class T>
-double time_functional_chain(double x0, std::size_t steps, int reps, std::vector<double>& grad) {
-    auto f = [steps](const std::vector<T>& v) { return chain(v[0], steps); };
-    return bench::median_seconds(reps, [&] { grad = ad::value_and_grad(f, {x0}).second; });
 }
 
 // The same gradients on the reference tape, each statement's partials written by hand.
@@ -170,7 +164,7 @@ double time_reference_rosenbrock(const std::vector<double>& x, int reps, std::ve
             const Active b = tape.record(1.0 - xi.v, {{xi.id, -1.0}});
             s = tape.record(s.v + 100.0 * (a.v * a.v) + b.v * b.v, {{s.id, 1.0}, {a.id, 200.0 * a.v}, {b.id, 2.0 * b.v}});
         }
-        tape.gradient(s, xa.size(), grad);
+        tape.gradient(s, grad);
     });
     bytes = static_cast<double>(tape.bytes());
     return s;
@@ -183,7 +177,7 @@ double time_reference_chain(double x0, std::size_t steps, int reps, std::vector<
         Active x = xa[0];
         for (std::size_t k = 0; k < steps; ++k)
             x = tape.record(std::sin(x.v) * 0.5 + x.v * x.v * 0.1, {{x.id, std::cos(x.v) * 0.5 + 0.2 * x.v}});
-        tape.gradient(x, 1, grad);
+        tape.gradient(x, grad);
     });
     bytes = static_cast<double>(tape.bytes());
     return s;
@@ -204,9 +198,9 @@ Row bench_rosenbrock(std::size_t n, int reps) {
     r.traffic_s = time_traffic(static_cast<std::size_t>(r.real_tape_bytes), reps);
     r.ref_s = time_reference_rosenbrock(x, reps, grad, r.ref_bytes);
     r.ref_err = max_rel_error(grad, exact);
-    r.functional_s = time_functional_rosenbrock<ad::Real>(x, reps, grad);
+    r.functional_s = time_value_and_grad([](const std::vector<ad::Real>& v) { return rosenbrock(v); }, x, reps, grad);
     r.functional_err = max_rel_error(grad, exact);
-    r.functional_value_s = time_functional_rosenbrock<ad::Value>(x, reps, grad);
+    r.functional_value_s = time_value_and_grad([](const std::vector<ad::Value>& v) { return rosenbrock(v); }, x, reps, grad);
     r.functional_err = std::max(r.functional_err, max_rel_error(grad, exact));
 #ifdef AD_BENCH_HAVE_ADOLC
     const auto a = ad::anchors::adolc_rosenbrock(x, {.repeats = reps});
@@ -242,13 +236,14 @@ Row bench_chain(std::size_t steps, int reps) {
     r.ours_s = time_chain<ad::Real>(x0, steps, reps, g, r.real_bytes_per_stmt, &r.real_tape_bytes);
     r.ours_err = max_rel_error({g}, {exact});
     r.traffic_s = time_traffic(static_cast<std::size_t>(r.real_tape_bytes), reps);
-    std::vector<double> ref_grad;
-    r.ref_s = time_reference_chain(x0, steps, reps, ref_grad, r.ref_bytes);
-    r.ref_err = max_rel_error(ref_grad, {exact});
-    r.functional_s = time_functional_chain<ad::Real>(x0, steps, reps, ref_grad);
-    r.functional_err = max_rel_error(ref_grad, {exact});
-    r.functional_value_s = time_functional_chain<ad::Value>(x0, steps, reps, ref_grad);
-    r.functional_err = std::max(r.functional_err, max_rel_error(ref_grad, {exact}));
+    std::vector<double> grad;
+    r.ref_s = time_reference_chain(x0, steps, reps, grad, r.ref_bytes);
+    r.ref_err = max_rel_error(grad, {exact});
+    r.functional_s = time_value_and_grad([steps](const std::vector<ad::Real>& v) { return chain(v[0], steps); }, {x0}, reps, grad);
+    r.functional_err = max_rel_error(grad, {exact});
+    r.functional_value_s =
+        time_value_and_grad([steps](const std::vector<ad::Value>& v) { return chain(v[0], steps); }, {x0}, reps, grad);
+    r.functional_err = std::max(r.functional_err, max_rel_error(grad, {exact}));
 #ifdef AD_BENCH_HAVE_ADOLC
     const auto a = ad::anchors::adolc_chain(x0, steps, {.repeats = reps});
     r.adolc_s = a.seconds;
