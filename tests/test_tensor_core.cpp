@@ -6,6 +6,8 @@
 #include <doctest/doctest.h>
 #include <tests/test_util.hpp>
 
+#include <cblas.h>
+
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -514,4 +516,51 @@ TEST_CASE("the tape rewinds when a loop of tensor computations ends") {
     CHECK(ad::detail::tape().size == 0);
     CHECK(ad::detail::tape().live == 0);
     CHECK(W.grad().shape() == Shape{4, 3});
+}
+
+// A product split over OpenBLAS's threads writes into a fresh buffer that the engine zeroes itself
+// before asking for C = A·B + C (ops/linalg.cpp): whatever the recycled buffer held before must
+// not leak into the result. Checked for matmul's forward, the 3-d batched path, and linear's
+// backward (∂W = Gᵀx), against sums in double, after filling same-sized buffers with NaN.
+TEST_CASE("threaded products into recycled buffers ignore what the buffers held") {
+    const int saved = openblas_get_num_threads();
+    openblas_set_num_threads(2);
+    struct Restore {
+        int n;
+        ~Restore() { openblas_set_num_threads(n); }
+    } restore{saved};
+    const std::int64_t m = 96, k = 300, n = 256;  // 7.4M multiply-adds: above the single-thread bound
+    const Tensor a = Tensor::randn(Shape{m, k}, ad::f32, 11), b = Tensor::randn(Shape{k, n}, ad::f32, 12);
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    auto check_product = [&](const Tensor& c_in, const Tensor& x_in, const Tensor& y_in) {
+        const Tensor c = c_in.contiguous(), x = x_in.contiguous(), y = y_in.contiguous();
+        const std::int64_t rows = x.shape()[0], inner = x.shape()[1], cols = y.shape()[1];
+        REQUIRE(c.shape() == Shape{rows, cols});
+        const float *cp = c.data<float>(), *xp = x.data<float>(), *yp = y.data<float>();
+        int bad = 0;
+        for (std::int64_t i = 0; i < rows; ++i)
+            for (std::int64_t j = 0; j < cols; ++j) {
+                double s = 0, mag = 0;
+                for (std::int64_t q = 0; q < inner; ++q) {
+                    const double t = static_cast<double>(xp[i * inner + q]) * yp[q * cols + j];
+                    s += t;
+                    mag += std::fabs(t);
+                }
+                if (!(std::fabs(cp[i * cols + j] - s) <= 1e-5 * mag + 1e-6)) ++bad;
+            }
+        CHECK(bad == 0);
+    };
+    { Tensor junk = Tensor::full(Shape{m, n}, nan, ad::f32); }
+    check_product(ad::matmul(a, b), a, b);
+
+    { Tensor junk = Tensor::full(Shape{2, m, n}, nan, ad::f32); }
+    const Tensor c3 = ad::matmul(ad::stack({a, a * 0.5}), b);
+    check_product(ad::squeeze(ad::narrow(c3, 0, 0, 1), 0), a, b);
+    check_product(ad::squeeze(ad::narrow(c3, 0, 1, 1), 0), a * 0.5, b);
+
+    const Tensor W = Tensor::randn(Shape{n, k}, ad::f32, 13).requires_grad_();
+    { Tensor junk = Tensor::full(Shape{n, k}, nan, ad::f32); }
+    const Tensor G = ad::narrow(b, 0, 0, m);  // [m, n]
+    ad::sum(ad::linear(a, W, Tensor()) * G).backward();  // ∂W = Gᵀ a
+    check_product(W.grad(), ad::transpose(G, 0, 1), a);
 }
