@@ -2,6 +2,7 @@
 
 #include <autodiff/kernels.hpp>
 #include <autodiff/multiversion.hpp>
+#include <autodiff/threads.hpp>
 
 #include <fmt/ranges.h>
 
@@ -275,6 +276,11 @@ AD_MULTIVERSION void adam_update(const AdamStep<double>& a, std::int64_t n, doub
     adam_body(a, n, x, g, m, v, vmax, decoupled, l2, ams);
 }
 
+// Buffers of at least this many elements are updated in parts over the engine's threads
+// (threads.hpp), cut at multiples of 64 elements (whole cache lines).
+constexpr std::int64_t kAdamSplitFrom = std::int64_t(1) << 15;
+constexpr std::int64_t kAdamAlign = 64;
+
 }  // namespace
 
 Adam::Adam(std::vector<Tensor> params, AdamOptions o) : Adam(std::move(params), o, false, "Adam") {}
@@ -327,7 +333,15 @@ void Adam::step() {
             T* v = s.buffers[1].data<T>();
             T* vmax = o_.amsgrad ? s.buffers[2].data<T>() : nullptr;
             const std::int64_t n = p.numel();
-            adam_update(a, n, x, gp, m, v, vmax, decoupled_, !decoupled_ && o_.weight_decay != 0, o_.amsgrad);
+            const bool l2 = !decoupled_ && o_.weight_decay != 0;
+            // Elementwise, so cutting it changes no bits; only buffers worth a thread are cut.
+            const int parts = n >= kAdamSplitFrom ? detail::parts_for(n, detail::engine_threads(), kAdamAlign) : 1;
+            detail::run_parts(parts, [&](int part) {
+                const auto [b, e] = detail::part_range(n, parts, part, kAdamAlign);
+                if (b < e)
+                    adam_update(a, e - b, x + b, gp + b, m + b, v + b, vmax ? vmax + b : nullptr, decoupled_, l2,
+                                o_.amsgrad);
+            });
         });
         p.bump_version();
     }

@@ -518,10 +518,10 @@ TEST_CASE("the tape rewinds when a loop of tensor computations ends") {
     CHECK(W.grad().shape() == Shape{4, 3});
 }
 
-// A product split over OpenBLAS's threads writes into a fresh buffer that the engine zeroes itself
-// before asking for C = A·B + C (ops/linalg.cpp): whatever the recycled buffer held before must
-// not leak into the result. Checked for matmul's forward, the 3-d batched path, and linear's
-// backward (∂W = Gᵀx), against sums in double, after filling same-sized buffers with NaN.
+// A product cut into blocks over the engine's threads (ops/linalg.cpp) writes each block of a fresh,
+// recycled buffer: whatever the buffer held before must not leak into the result. Checked for
+// matmul's forward, the 3-d batched path, and linear's backward (∂W = Gᵀx), against sums in
+// double, after filling same-sized buffers with NaN.
 TEST_CASE("threaded products into recycled buffers ignore what the buffers held") {
     const int saved = openblas_get_num_threads();
     openblas_set_num_threads(2);

@@ -1,15 +1,23 @@
 // Threads: every thread records on its own tape, so independent computations on different threads
 // give bit-identical results to the same computations run serially, and a graph handle taken to
-// another thread is detected (ad::GraphError) instead of corrupting either tape.
+// another thread is detected (ad::GraphError) instead of corrupting either tape. The engine's own
+// team of helper threads (large products, Adam) runs every part once, from any number of callers.
 //
 // Sizes scale with the environment variable AD_TEST_SCALE (default 1; CI runs this suite under
 // ThreadSanitizer with 0.1). Nothing is skipped at small scales: loops only get shorter.
 #include <autodiff/autodiff.hpp>
+#include <autodiff/threads.hpp>
 #include <doctest/doctest.h>
 #include <nn/linear.hpp>
 #include <nn/optim.hpp>
 
+#include <cblas.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <functional>
@@ -19,6 +27,7 @@
 #include <vector>
 
 using ad::Tensor;
+using ad::Shape;
 using ad::Value;
 
 namespace {
@@ -280,3 +289,176 @@ TEST_CASE("many short-lived threads: tapes and allocator caches come and go") {
         for (double g : got) CHECK(g == expected);
     }
 }
+
+// ---- (f) the engine's team (autodiff/threads.hpp) ---------------------------------------------
+namespace {
+// Sets OpenBLAS's thread count (the engine's) for a scope.
+struct EngineThreads {
+    int saved = openblas_get_num_threads();
+    explicit EngineThreads(int n) { openblas_set_num_threads(n); }
+    ~EngineThreads() { openblas_set_num_threads(saved); }
+    EngineThreads(const EngineThreads&) = delete;
+    EngineThreads& operator=(const EngineThreads&) = delete;
+};
+
+// Runs `parts` parts and returns how many times each one ran.
+std::vector<int> count_parts(int parts) {
+    std::vector<std::atomic<int>> ran(static_cast<std::size_t>(parts));
+    ad::detail::run_parts(parts, [&](int p) { ran[static_cast<std::size_t>(p)].fetch_add(1); });
+    std::vector<int> out;
+    for (const auto& r : ran) out.push_back(r.load());
+    return out;
+}
+}  // namespace
+
+TEST_CASE("the engine's team runs every part exactly once, awake or woken from sleep") {
+    const int rounds = scaled(300, 30);
+    for (int r = 0; r < rounds; ++r) {
+        const int parts = 1 + r % 7;
+        CHECK(count_parts(parts) == std::vector<int>(static_cast<std::size_t>(parts), 1));
+        // Now and then let the helpers fall asleep (they spin for 0.5 ms), so waking is tested too.
+        if (r % 10 == 9) std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    }
+    // More parts than the team has helpers (63): the caller runs the rest.
+    CHECK(count_parts(100) == std::vector<int>(100, 1));
+    // A part that asks for parts runs them itself.
+    std::vector<std::atomic<int>> inner(12);
+    ad::detail::run_parts(3, [&](int p) {
+        ad::detail::run_parts(4, [&](int q) { inner[static_cast<std::size_t>(p * 4 + q)].fetch_add(1); });
+    });
+    for (const auto& c : inner) CHECK(c.load() == 1);
+}
+
+TEST_CASE("two threads asking the team at once each get all their parts run once") {
+    const int rounds = scaled(500, 50);
+    std::atomic<int> wrong{0};
+    auto loop = [&] {
+        for (int r = 0; r < rounds; ++r)
+            if (count_parts(2 + r % 3) != std::vector<int>(static_cast<std::size_t>(2 + r % 3), 1)) wrong.fetch_add(1);
+    };
+    run_concurrently({loop, loop, loop});
+    CHECK(wrong.load() == 0);
+}
+
+TEST_CASE("part ranges cover every item once, on aligned boundaries") {
+    for (std::int64_t n : {0, 1, 15, 16, 17, 100, 1000, 4097})
+        for (int threads : {1, 2, 3, 8})
+            for (std::int64_t align : {1, 16, 64}) {
+                const int parts = ad::detail::parts_for(n, threads, align);
+                CHECK(parts >= 1);
+                CHECK(parts <= threads);
+                std::int64_t next = 0;
+                for (int p = 0; p < parts; ++p) {
+                    const auto [b, e] = ad::detail::part_range(n, parts, p, align);
+                    CHECK(b == next);
+                    CHECK(e >= b);
+                    if (e < n) CHECK(e % align == 0);
+                    next = e;
+                }
+                CHECK(next == n);
+            }
+}
+
+// Large products are cut into row blocks (or column blocks, when there are few rows) over the
+// engine's threads: the result must agree with a product on one thread, for every transpose, and
+// a given thread count must give the same bits every time.
+TEST_CASE("products cut over the engine's threads agree with one thread and repeat exactly") {
+    struct Case {
+        std::int64_t m, k, n;
+        bool ta, tb;
+    };
+    const Case cases[] = {{200, 300, 150, false, false}, {200, 300, 150, true, false}, {200, 300, 150, false, true},
+                          {200, 300, 150, true, true},   {8, 300, 2000, false, false},  {8, 300, 2000, true, true},
+                          {37, 1000, 131, false, true}};
+    for (const auto dtype : {ad::f32, ad::f64})
+        for (const Case& c : cases) {
+            CAPTURE(c.m);
+            CAPTURE(c.n);
+            CAPTURE(c.ta);
+            CAPTURE(c.tb);
+            // Stored transposed when ta/tb, so the product reads a transposed view.
+            const Tensor a0 = Tensor::randn(c.ta ? Shape{c.k, c.m} : Shape{c.m, c.k}, dtype, 21);
+            const Tensor b0 = Tensor::randn(c.tb ? Shape{c.n, c.k} : Shape{c.k, c.n}, dtype, 22);
+            const Tensor a = c.ta ? a0.t() : a0, b = c.tb ? b0.t() : b0;
+            Tensor one, cut, again;
+            {
+                EngineThreads t(1);
+                one = ad::matmul(a, b).contiguous();
+            }
+            {
+                EngineThreads t(2);
+                cut = ad::matmul(a, b).contiguous();
+                again = ad::matmul(a, b).contiguous();
+            }
+            REQUIRE(cut.shape() == Shape{c.m, c.n});
+            const double tol = dtype == ad::f32 ? 1e-5 : 1e-13;
+            const Tensor x = one.to(ad::f64), y = cut.to(ad::f64), z = again.to(ad::f64);
+            const double* xp = x.data<double>();
+            const double* yp = y.data<double>();
+            const double* zp = z.data<double>();
+            int far = 0, differ = 0;
+            for (std::int64_t i = 0; i < c.m * c.n; ++i) {
+                if (!(std::fabs(xp[i] - yp[i]) <= tol * (std::fabs(xp[i]) + std::sqrt(double(c.k))))) ++far;
+                if (yp[i] != zp[i]) ++differ;
+            }
+            CHECK(far == 0);
+            CHECK(differ == 0);
+        }
+}
+
+TEST_CASE("Adam's update cut over the engine's threads is bit-identical to one thread") {
+    auto run = [](int threads, bool amsgrad) {
+        EngineThreads t(threads);
+        Tensor w = Tensor::randn({300, 400}, ad::f32, 5).requires_grad_();  // 120000 elements: cut
+        ad::nn::Adam opt({w}, {.lr = 1e-2, .weight_decay = 0.01, .amsgrad = amsgrad});
+        const Tensor target = Tensor::randn({300, 400}, ad::f32, 6);
+        for (int s = 0; s < 3; ++s) {
+            opt.zero_grad();
+            ad::sum(ad::square(w - target) * ad::sin(w)).backward();
+            opt.step();
+        }
+        return w.detach().contiguous();
+    };
+    for (const bool ams : {false, true}) {
+        const Tensor one = run(1, ams), two = run(2, ams), three = run(3, ams);
+        const float* p1 = one.data<float>();
+        const float* p2 = two.data<float>();
+        const float* p3 = three.data<float>();
+        int differ = 0, moved = 0;
+        const Tensor w0 = Tensor::randn({300, 400}, ad::f32, 5);
+        const float* p0 = w0.data<float>();
+        for (std::int64_t i = 0; i < one.numel(); ++i) {
+            if (p1[i] != p2[i] || p1[i] != p3[i]) ++differ;
+            if (p1[i] != p0[i]) ++moved;
+        }
+        CHECK(differ == 0);
+        CHECK(moved > one.numel() / 2);  // the steps did update the weights
+    }
+    // Two threads stepping their own optimizers at once (one of them finds the team busy and
+    // runs its parts itself): the same bits again.
+    const Tensor serial = run(2, false);
+    Tensor r1, r2;
+    run_concurrently({[&] { r1 = run(2, false); }, [&] { r2 = run(2, false); }});
+    auto same_bits = [&](const Tensor& x) {
+        return std::equal(x.data<float>(), x.data<float>() + x.numel(), serial.data<float>());
+    };
+    CHECK(same_bits(r1));
+    CHECK(same_bits(r2));
+}
+
+#if !defined(__SANITIZE_THREAD__)  // TSan does not support threads started after fork()
+TEST_CASE("a forked child starts its own team") {
+    CHECK(count_parts(2) == std::vector<int>{1, 1});  // the parent's team exists
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        const bool ok = count_parts(3) == std::vector<int>{1, 1, 1} && count_parts(2) == std::vector<int>{1, 1};
+        std::_Exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(count_parts(2) == std::vector<int>{1, 1});  // and the parent's still works
+}
+#endif

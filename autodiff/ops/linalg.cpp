@@ -5,10 +5,10 @@
 #include <autodiff/ops/reduce.hpp>
 #include <autodiff/ops/shape_ops.hpp>
 #include <autodiff/tensor_node.hpp>
+#include <autodiff/threads.hpp>
 
 #include <cblas.h>
 
-#include <cstring>
 #include <mutex>
 
 namespace ad {
@@ -52,30 +52,30 @@ void gemm_call(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k,
     }
 }
 
-// Below this many multiply-adds (m·n·k) a product runs on one thread. OpenBLAS 0.3.21 threads
-// every GEMM above 2^18, where waking its threads costs more than they save: on 2 cores the
-// 64-128-64-10 MLP step (2^19 per GEMM) took 150 µs with 2 threads and 90 µs with one. From 2^22
-// up (the Fashion-MNIST layers) two threads win. Measured with bench/bench_mlp --threads 2.
-constexpr std::int64_t kSingleThreadBelow = std::int64_t(1) << 22;
+// From this many multiply-adds (m·n·k) up, a product is cut into row blocks (column blocks when
+// it has too few rows), one per engine thread (threads.hpp), each computed by single-threaded
+// OpenBLAS; smaller products run whole on the calling thread. OpenBLAS's own threads are never
+// used: on the benchmark's MLP steps the blocks beat them (threads.hpp has the numbers; steps on
+// 2 cores, bench_mlp: Fashion-MNIST 1042–1081 µs against 1132–1263, the 784-1024-1024-10 step
+// 27.5–28.6 ms against 30.3–31.3). Below 2^22 (the 64-128-64-10 step's 2^19-products) the blocks
+// won alone but lost in the step, in 7 of 8 alternating runs by 10–31 µs of 80–100: the next op
+// reads the rows the other core wrote, from that core's cache.
+constexpr std::int64_t kSplitFrom = std::int64_t(1) << 22;
+// Block boundaries fall on multiples of this many rows or columns (OpenBLAS's register tiles).
+constexpr std::int64_t kBlockAlign = 16;
 
-// OpenBLAS's thread count is one process-wide number, so running a small product on one thread
+// OpenBLAS's thread count is one process-wide number, so running its products on one thread
 // means setting it to 1 and back. Two engine threads doing that at once raced: one could read the
-// other's temporary 1 as the user's setting (and never restore it), or start a large product
-// while the count was 1 — and a product's last bits depend on how many threads computed it (a
-// test comparing threads' results with the serial one failed 8 times in 100 runs). The count
-// is therefore read, changed and restored under this lock, and products whose bits depend on it
-// run under it too. With OpenBLAS set to 1 thread (OPENBLAS_NUM_THREADS=1, the setting for
-// programs that run their own threads) nothing is toggled and products run concurrently.
+// other's temporary 1 as the user's setting (and never restore it), or start a product while the
+// count was 1 — and a product's last bits depend on how it was cut (a test comparing threads'
+// results with the serial one failed 8 times in 100 runs). The count is therefore read, changed
+// and restored under this lock, and products run under it. With OpenBLAS set to 1 thread
+// (OPENBLAS_NUM_THREADS=1, the setting for programs that run their own threads) nothing is
+// toggled or cut and products run concurrently.
 std::mutex blas_threads_mutex;
 
-// C = op(A) op(B) + beta C, on one OpenBLAS thread when the product is small (the thread count
-// the user set is restored after the call).
-//
-// A threaded product with beta = 0 gets C zeroed here and beta = 1 instead: OpenBLAS 0.3.21's
-// threaded driver clears C with its own beta kernel before multiplying, which on 2 threads took
-// 25–30 µs longer than a memset for the 256×784 weight gradient of the Fashion-MNIST step
-// (293–308 µs against 269–282; 1 thread: no difference). The kernel adds A·B to a zero C either
-// way, so the results are the same bits. Measured with a cblas_sgemm loop of 1000 calls.
+// C = op(A) op(B) + beta C: cut into blocks over the engine's threads when it is large, whole on
+// this thread otherwise; OpenBLAS's thread count is restored after the call.
 template <class T>
 void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda, const T* b,
           std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
@@ -85,15 +85,27 @@ void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, cons
         lock.unlock();
         return gemm_call(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
     }
-    if (m * n * k >= kSingleThreadBelow) {
-        if (beta == T(0)) {
-            for (std::int64_t i = 0; i < m; ++i) std::memset(c + i * ldc, 0, static_cast<std::size_t>(n) * sizeof(T));
-            beta = T(1);
-        }
-        return gemm_call(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
-    }
     openblas_set_num_threads(1);
-    gemm_call(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+    // Rows when every thread gets a block of them, else columns, else whole.
+    const bool large = m * n * k >= kSplitFrom;
+    const bool by_rows = large && m >= threads * kBlockAlign, by_cols = large && !by_rows && n >= threads * kBlockAlign;
+    const int row_parts = by_rows ? detail::parts_for(m, threads, kBlockAlign) : 1;
+    const int col_parts = by_cols ? detail::parts_for(n, threads, kBlockAlign) : 1;
+    if (row_parts > 1) {  // rows [r0, r1) of C: rows of op(A)
+        detail::run_parts(row_parts, [&](int p) {
+            const auto [r0, r1] = detail::part_range(m, row_parts, p, kBlockAlign);
+            if (r0 < r1)
+                gemm_call(ta, tb, r1 - r0, n, k, ta ? a + r0 : a + r0 * lda, lda, b, ldb, beta, c + r0 * ldc, ldc);
+        });
+    } else if (col_parts > 1) {  // columns [c0, c1) of C: columns of op(B)
+        detail::run_parts(col_parts, [&](int p) {
+            const auto [c0, c1] = detail::part_range(n, col_parts, p, kBlockAlign);
+            if (c0 < c1)
+                gemm_call(ta, tb, m, c1 - c0, k, a, lda, tb ? b + c0 * ldb : b + c0, ldb, beta, c + c0, ldc);
+        });
+    } else {
+        gemm_call(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+    }
     openblas_set_num_threads(threads);
 }
 
