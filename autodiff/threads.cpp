@@ -26,13 +26,23 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
+// One job: its parts are claimed one at a time by whichever thread is free, so a thread slowed
+// down (by another program on its core) takes fewer of them.
+struct Job {
+    void (*fn)(void*, int);
+    void* ctx;
+    int parts;
+    alignas(64) std::atomic<int> next{0};
+    void work() noexcept {
+        for (int p; (p = next.fetch_add(1, std::memory_order_relaxed)) < parts;) fn(ctx, p);
+    }
+};
+
 // One helper's mailbox, on its own cache lines. Only the thread holding Team::busy posts.
 struct alignas(64) Helper {
-    std::atomic<std::uint32_t> posted{0};    // parts posted to this helper so far
-    alignas(64) std::atomic<std::uint32_t> finished{0};  // parts it has finished
-    void (*fn)(void*, int) = nullptr;
-    void* ctx = nullptr;
-    int part = 0;
+    std::atomic<std::uint32_t> posted{0};    // jobs posted to this helper so far
+    alignas(64) std::atomic<std::uint32_t> finished{0};  // jobs it has finished
+    Job* job = nullptr;
     // Sleeping: the helper sets `asleep` and re-reads `posted` before it waits; the poster
     // stores `posted` and then reads `asleep` (all sequentially consistent), so one of them
     // sees the other and no wake-up is lost. The hot path takes no lock.
@@ -66,7 +76,7 @@ void helper_main(Helper* h) noexcept {
             since = clock::now();
         }
         seen = now;
-        h->fn(h->ctx, h->part);  // noexcept: a throwing part terminates
+        h->job->work();  // noexcept: a throwing part terminates
         h->finished.store(seen, std::memory_order_release);
     }
 }
@@ -95,9 +105,9 @@ Team* team() {
 
 int engine_threads() { return std::max(1, openblas_get_num_threads()); }
 
-void run_parts_raw(int parts, void (*fn)(void*, int), void* ctx) noexcept {
-    if (parts <= 1) {
-        if (parts == 1) fn(ctx, 0);
+void run_parts_raw(int parts, int threads, void (*fn)(void*, int), void* ctx) noexcept {
+    if (parts <= 1 || threads <= 1) {
+        for (int p = 0; p < parts; ++p) fn(ctx, p);
         return;
     }
     Team* t = nullptr;
@@ -109,29 +119,27 @@ void run_parts_raw(int parts, void (*fn)(void*, int), void* ctx) noexcept {
         for (int p = 0; p < parts; ++p) fn(ctx, p);
         return;
     }
-    const int wanted = std::min(parts - 1, kMaxHelpers);
+    const int wanted = std::min({parts, threads, kMaxHelpers + 1}) - 1;
     while (t->started < wanted) {
         try {
             std::thread(helper_main, &t->helpers[t->started]).detach();
         } catch (const std::system_error&) {
-            break;  // no more threads: the caller runs the rest
+            break;  // no more threads: fewer take part
         }
         ++t->started;
     }
     const int helpers = std::min(wanted, t->started);
+    Job job{fn, ctx, parts};
     for (int i = 0; i < helpers; ++i) {
         Helper& h = t->helpers[i];
-        h.fn = fn;
-        h.ctx = ctx;
-        h.part = i + 1;
+        h.job = &job;
         h.posted.store(h.posted.load(std::memory_order_relaxed) + 1);
         if (h.asleep.load()) {
             std::lock_guard<std::mutex> lock(h.m);
             h.cv.notify_one();
         }
     }
-    fn(ctx, 0);
-    for (int p = helpers + 1; p < parts; ++p) fn(ctx, p);
+    job.work();
     for (int i = 0; i < helpers; ++i) {
         const Helper& h = t->helpers[i];
         const std::uint32_t ticket = h.posted.load(std::memory_order_relaxed);

@@ -17,7 +17,8 @@
 // dW = Gᵀ·X, dX = G·W for every layer). "sgemm" times exactly those 3 GEMMs per layer with
 // cblas_sgemm at the same shapes (our roofline); "gemm floor" times the GEMMs a step really needs
 // (the first layer's dX is skipped by every engine here, its input does not require grad), with
-// OpenBLAS's threads as set and on one thread; the floor is the faster of the two.
+// OpenBLAS's threads as set, on one thread, and cut into blocks over the engine's threads as the
+// engine does (ad::detail::gemm); the floor is the fastest of the three.
 //
 // Threads: --threads N calls openblas_set_num_threads(N) for us, and the anchors get --threads N
 // (torch.set_num_threads) and OPENBLAS_NUM_THREADS=M in their environment (M = --anchor-blas-threads,
@@ -147,10 +148,11 @@ Timing time_ours(const Config& c, int reps, double min_rep, double warmup) {
 }
 
 // cblas_sgemm at the step's shapes: all 3 GEMMs per layer, and the GEMMs a step needs, with
-// OpenBLAS's threads as set and on one thread (the engine runs small products on one thread).
+// OpenBLAS's threads as set, on one thread, and as the engine runs them (ad::detail::gemm: large
+// products in blocks over the engine's threads, each on one OpenBLAS thread).
 struct SgemmTimes {
-    double all_s, needed_s, needed_one_thread_s;
-    double floor_s() const { return std::min(needed_s, needed_one_thread_s); }
+    double all_s, needed_s, needed_one_thread_s, needed_engine_s;
+    double floor_s() const { return std::min({needed_s, needed_one_thread_s, needed_engine_s}); }
 };
 SgemmTimes time_sgemm(const Config& c, int reps, double min_rep, double warmup) {
     struct Layer {
@@ -173,19 +175,20 @@ SgemmTimes time_sgemm(const Config& c, int reps, double min_rep, double warmup) 
         layers.push_back({in, out, fill(bi), fill(oi), std::vector<float>(bo), fill(bo), std::vector<float>(oi),
                           std::vector<float>(bi)});
     }
+    bool engine = false;  // ad::detail::gemm instead of cblas_sgemm
+    auto product = [&](bool ta, bool tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* out,
+                       int ldc) {
+        if (engine) return ad::detail::gemm(ta, tb, m, n, k, a, lda, b, ldb, 0.0f, out, ldc);
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda,
+                    b, ldb, 0.0f, out, ldc);
+    };
     auto run = [&](bool all) {
         for (std::size_t l = 0; l < layers.size(); ++l) {
             Layer& L = layers[l];
-            // forward Y[B,out] = X[B,in]·Wᵀ
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, L.out, L.in, 1.0f, L.X.data(), L.in, L.W.data(),
-                        L.in, 0.0f, L.Y.data(), L.out);
-            // dW[out,in] = Gᵀ·X
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L.out, L.in, B, 1.0f, L.G.data(), L.out, L.X.data(),
-                        L.in, 0.0f, L.dW.data(), L.in);
-            // dX[B,in] = G·W
-            if (all || l > 0)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, L.in, L.out, 1.0f, L.G.data(), L.out,
-                            L.W.data(), L.in, 0.0f, L.dX.data(), L.in);
+            product(false, true, B, L.out, L.in, L.X.data(), L.in, L.W.data(), L.in, L.Y.data(), L.out);  // Y = X·Wᵀ
+            product(true, false, L.out, L.in, B, L.G.data(), L.out, L.X.data(), L.in, L.dW.data(), L.in);  // dW = Gᵀ·X
+            if (all || l > 0)  // dX[B,in] = G·W
+                product(false, false, B, L.in, L.out, L.G.data(), L.out, L.W.data(), L.in, L.dX.data(), L.in);
         }
     };
     const double all = bench::time_per_call([&] { run(true); }, reps, min_rep, warmup).median_s;
@@ -194,7 +197,9 @@ SgemmTimes time_sgemm(const Config& c, int reps, double min_rep, double warmup) 
     openblas_set_num_threads(1);
     const double one = bench::time_per_call([&] { run(false); }, reps, min_rep, warmup).median_s;
     openblas_set_num_threads(threads);
-    return {all, needed, one};
+    engine = true;
+    const double blocks = bench::time_per_call([&] { run(false); }, reps, min_rep, warmup).median_s;
+    return {all, needed, one, blocks};
 }
 
 struct AnchorResult {
@@ -368,17 +373,18 @@ int main(int argc, char** argv) {
         json.push_back(fmt::format(
             "{{\"bench\":\"mlp_step\",\"config\":\"{}\",\"ours_us\":{:.2f},\"torch_us\":{},\"libtorch_us\":{},"
             "\"sgemm_gflops\":{:.4g},\"ours_gflops\":{:.4g},\"torch_gflops\":{},\"ratio_torch\":{},\"ratio_libtorch\":{},"
-            "\"sgemm_us\":{:.2f},\"gemm_floor_us\":{:.2f},\"gemm_floor_threads_us\":{:.2f},\"gemm_floor_one_thread_us\":{:.2f},\"batch\":{},\"sizes\":[{}],\"flops\":{:.6g},\"threads\":{},"
+            "\"sgemm_us\":{:.2f},\"gemm_floor_us\":{:.2f},\"gemm_floor_threads_us\":{:.2f},\"gemm_floor_one_thread_us\":{:.2f},\"gemm_floor_engine_us\":{:.2f},\"batch\":{},\"sizes\":[{}],\"flops\":{:.6g},\"threads\":{},"
             "\"openblas_coretype\":{},\"anchor_threads\":{},\"torch_blas_threads\":{},\"libtorch_blas_threads\":{},\"malloc\":\"{}\",\"reps\":{},\"first_loss\":{:.6g},\"last_loss\":{:.6g}}}",
             c.name, ours_us, num(pt.us, "{:.2f}"), num(lt.us, "{:.2f}"), sgemm_gflops, *gflops(ours_us), num(gflops(pt.us)),
-            num(ratio(pt.us), "{:.4g}"), num(ratio(lt.us), "{:.4g}"), sgemm_s * 1e6, floor_s * 1e6, sgemm.needed_s * 1e6, sgemm.needed_one_thread_s * 1e6, c.batch,
+            num(ratio(pt.us), "{:.4g}"), num(ratio(lt.us), "{:.4g}"), sgemm_s * 1e6, floor_s * 1e6, sgemm.needed_s * 1e6, sgemm.needed_one_thread_s * 1e6,
+            sgemm.needed_engine_s * 1e6, c.batch,
             fmt::join(c.sizes, ","), flops, threads, coretype ? fmt::format("\"{}\"", coretype) : "null", anchor_threads,
             pt.blas_threads ? fmt::format("{}", *pt.blas_threads) : "null",
             lt.blas_threads ? fmt::format("{}", *lt.blas_threads) : "null", malloc_policy, reps, ours.first_loss, ours.last_loss));
     }
     fmt::print("ours/pt > 1: slower than PyTorch. GF = 6·batch·Σ in·out per step / time. sgemm GF: the 3 GEMMs per layer "
-               "alone (cblas_sgemm); floor µs: the GEMMs a step needs (first layer's dX skipped), the faster of OpenBLAS's threads "
-               "as set and one thread.\n");
+               "alone (cblas_sgemm); floor µs: the GEMMs a step needs (first layer's dX skipped), the fastest of OpenBLAS's threads "
+               "as set, one thread, and the engine's blocks (ad::detail::gemm).\n");
     if (!torch_version.empty()) fmt::print("PyTorch {}\n", torch_version);
     for (const std::string& j : json) fmt::print("JSON {}\n", j);
     return 0;

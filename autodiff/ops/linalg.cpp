@@ -77,8 +77,8 @@ std::mutex blas_threads_mutex;
 // C = op(A) op(B) + beta C: cut into blocks over the engine's threads when it is large, whole on
 // this thread otherwise; OpenBLAS's thread count is restored after the call.
 template <class T>
-void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda, const T* b,
-          std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+void gemm_blocks(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda,
+                 const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
     std::unique_lock<std::mutex> lock(blas_threads_mutex);
     const int threads = openblas_get_num_threads();
     if (threads <= 1) {
@@ -124,7 +124,7 @@ Tensor matmul_forward(const Tensor& a, const Tensor& b) {
             if (k == 0) {
                 for (std::int64_t i = 0; i < m * n; ++i) yp[i] = T(0);
             } else if (m > 0 && n > 0) {
-                gemm<T>(A.trans, B.trans, m, n, k, A.holder.data<T>(), A.ld, B.holder.data<T>(), B.ld, T(0), yp, n);
+                detail::gemm(A.trans, B.trans, m, n, k, A.holder.data<T>(), A.ld, B.holder.data<T>(), B.ld, T(0), yp, n);
             }
         });
         return y;
@@ -164,7 +164,7 @@ Tensor matmul_forward(const Tensor& a, const Tensor& b) {
                 ob += idx[d] * B.holder.strides()[d];
             }
             if (m > 0 && n > 0)
-                gemm<T>(A.trans, B.trans, m, n, k, A.holder.data<T>() + oa, A.ld, B.holder.data<T>() + ob, B.ld, T(0),
+                detail::gemm(A.trans, B.trans, m, n, k, A.holder.data<T>() + oa, A.ld, B.holder.data<T>() + ob, B.ld, T(0),
                         yp + t * m * n, n);
             for (int d = nbd - 1; d >= 0; --d) {
                 if (++idx[d] < batch[d]) break;
@@ -178,6 +178,15 @@ Tensor matmul_forward(const Tensor& a, const Tensor& b) {
 Tensor mT(const Tensor& x) { return transpose(x, -2, -1); }
 
 }  // namespace
+
+void detail::gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda,
+                  const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
+    gemm_blocks(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+}
+void detail::gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const double* a, std::int64_t lda,
+                  const double* b, std::int64_t ldb, double beta, double* c, std::int64_t ldc) {
+    gemm_blocks(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+}
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
     detail::check_same_dtype("matmul", a, b);
@@ -229,7 +238,7 @@ Tensor linear(const Tensor& x, const Tensor& W, const Tensor& b) {
             for (std::int64_t i = 0; i < batch * out; ++i) yp[i] = T(0);
         }
         if (batch > 0 && out > 0 && in > 0)
-            gemm<T>(X.trans, Wt.trans, batch, out, in, X.holder.data<T>(), X.ld, Wt.holder.data<T>(), Wt.ld, beta, yp, out);
+            detail::gemm(X.trans, Wt.trans, batch, out, in, X.holder.data<T>(), X.ld, Wt.holder.data<T>(), Wt.ld, beta, yp, out);
     });
     return detail::record("linear", y, {x, W, b}, [sx = save(x), sw = save(W)](GradContext& g) {
         if (g.needs(0)) g.add(0, matmul(g.out(), sw.get()));        // ∂x = G W

@@ -16,4 +16,14 @@ Tensor outer(const Tensor& u, const Tensor& v);
 // one node, one GEMM with the bias pre-broadcast into the output. b may be undefined.
 Tensor linear(const Tensor& x, const Tensor& W, const Tensor& b);
 
+namespace detail {
+// C = op(A)·op(B) + beta·C on row-major buffers, exactly as every product of the engine runs:
+// large ones cut into blocks over the engine's threads (autodiff/threads.hpp), each block on
+// single-threaded OpenBLAS. For benchmarks (bench_mlp's GEMM floor) and custom ops.
+void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda,
+          const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc);
+void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const double* a, std::int64_t lda,
+          const double* b, std::int64_t ldb, double beta, double* c, std::int64_t ldc);
+}  // namespace detail
+
 }  // namespace ad
