@@ -122,6 +122,30 @@ void Optimizer::load_state(const std::vector<ParamState>& state) {
     slots_ = std::move(fresh);
 }
 
+// ---- Updates in slices over the engine's threads --------------------------------------------------
+
+namespace {
+
+// Buffers of at least this many elements are updated in slices, one per engine thread
+// (autodiff/threads.hpp), cut at multiples of 64 elements (whole cache lines). The updates are
+// elementwise, so the bits are those of one pass. Measured on the Fashion-MNIST step (235k
+// parameters, Adam, 2 cores): 135–163 µs against 155–180 in a slow hour, 36–47 µs against 47–60
+// in a fast one.
+constexpr std::int64_t kSliceFrom = std::int64_t(1) << 15;
+constexpr std::int64_t kSliceAlign = 64;
+
+// update(begin, end) over [0, n), in slices when n is large enough.
+template <class F>
+void in_slices(std::int64_t n, F&& update) {
+    const int parts = n >= kSliceFrom ? detail::parts_for(n, detail::engine_threads(), kSliceAlign) : 1;
+    detail::run_parts(parts, [&](int part) {
+        const auto [b, e] = detail::part_range(n, parts, part, kSliceAlign);
+        if (b < e) update(b, e);
+    });
+}
+
+}  // namespace
+
 // ---- SGD ------------------------------------------------------------------------------------------
 
 namespace {
@@ -211,7 +235,12 @@ void SGD::step() {
             const SgdStep<T> a{static_cast<T>(this->lr()), static_cast<T>(o_.weight_decay), static_cast<T>(o_.momentum),
                                static_cast<T>(1.0 - o_.dampening)};
             T* buf = o_.momentum != 0 ? s.buffers[0].data<T>() : nullptr;
-            sgd_update(a, p.numel(), p.data<T>(), g.data<T>(), buf, o_.weight_decay != 0, o_.momentum != 0, o_.nesterov, first);
+            T* x = p.data<T>();
+            const T* gp = g.data<T>();
+            in_slices(p.numel(), [&](std::int64_t b, std::int64_t e) {
+                sgd_update(a, e - b, x + b, gp + b, buf ? buf + b : nullptr, o_.weight_decay != 0, o_.momentum != 0,
+                           o_.nesterov, first);
+            });
         });
         p.bump_version();
     }
@@ -276,11 +305,6 @@ AD_MULTIVERSION void adam_update(const AdamStep<double>& a, std::int64_t n, doub
     adam_body(a, n, x, g, m, v, vmax, decoupled, l2, ams);
 }
 
-// Buffers of at least this many elements are updated in parts over the engine's threads
-// (threads.hpp), cut at multiples of 64 elements (whole cache lines).
-constexpr std::int64_t kAdamSplitFrom = std::int64_t(1) << 15;
-constexpr std::int64_t kAdamAlign = 64;
-
 }  // namespace
 
 Adam::Adam(std::vector<Tensor> params, AdamOptions o) : Adam(std::move(params), o, false, "Adam") {}
@@ -334,13 +358,8 @@ void Adam::step() {
             T* vmax = o_.amsgrad ? s.buffers[2].data<T>() : nullptr;
             const std::int64_t n = p.numel();
             const bool l2 = !decoupled_ && o_.weight_decay != 0;
-            // Elementwise, so cutting it changes no bits; only buffers worth a thread are cut.
-            const int parts = n >= kAdamSplitFrom ? detail::parts_for(n, detail::engine_threads(), kAdamAlign) : 1;
-            detail::run_parts(parts, [&](int part) {
-                const auto [b, e] = detail::part_range(n, parts, part, kAdamAlign);
-                if (b < e)
-                    adam_update(a, e - b, x + b, gp + b, m + b, v + b, vmax ? vmax + b : nullptr, decoupled_, l2,
-                                o_.amsgrad);
+            in_slices(n, [&](std::int64_t b, std::int64_t e) {
+                adam_update(a, e - b, x + b, gp + b, m + b, v + b, vmax ? vmax + b : nullptr, decoupled_, l2, o_.amsgrad);
             });
         });
         p.bump_version();
@@ -391,28 +410,29 @@ void RMSProp::step() {
             T* __restrict sq = s.buffers[0].data<T>();
             T* __restrict buf = momentum ? s.buffers[1].data<T>() : nullptr;
             T* __restrict ga = centered ? s.buffers[momentum ? 2 : 1].data<T>() : nullptr;
-            const std::int64_t n = p.numel();
-            for (std::int64_t k = 0; k < n; ++k) {
-                T d = gp[k];
-                if (decay) d += wd * x[k];
-                const T sk = alpha * sq[k] + one_alpha * d * d;
-                sq[k] = sk;
-                T avg;
-                if (centered) {
-                    const T ak = alpha * ga[k] + one_alpha * d;
-                    ga[k] = ak;
-                    avg = std::sqrt(sk - ak * ak) + eps;
-                } else {
-                    avg = std::sqrt(sk) + eps;
+            in_slices(p.numel(), [&](std::int64_t lo, std::int64_t hi) {
+                for (std::int64_t k = lo; k < hi; ++k) {
+                    T d = gp[k];
+                    if (decay) d += wd * x[k];
+                    const T sk = alpha * sq[k] + one_alpha * d * d;
+                    sq[k] = sk;
+                    T avg;
+                    if (centered) {
+                        const T ak = alpha * ga[k] + one_alpha * d;
+                        ga[k] = ak;
+                        avg = std::sqrt(sk - ak * ak) + eps;
+                    } else {
+                        avg = std::sqrt(sk) + eps;
+                    }
+                    if (momentum) {
+                        const T b = mu * buf[k] + d / avg;
+                        buf[k] = b;
+                        x[k] -= lr * b;
+                    } else {
+                        x[k] -= lr * d / avg;
+                    }
                 }
-                if (momentum) {
-                    const T b = mu * buf[k] + d / avg;
-                    buf[k] = b;
-                    x[k] -= lr * b;
-                } else {
-                    x[k] -= lr * d / avg;
-                }
-            }
+            });
         });
         p.bump_version();
     }
