@@ -269,7 +269,7 @@ TEST_CASE("NoGrad and anomaly mode are per thread") {
 
 TEST_CASE("many short-lived threads: tapes and allocator caches come and go") {
     const int rounds = scaled(100, 4);
-    // Read by every thread; 128×128 products are large enough for OpenBLAS to use its thread pool.
+    // Read by every thread; the 128×128 products run whole, one at a time (the engine's BLAS lock).
     const Tensor shared = Tensor::randn({128, 128}, ad::f32, 3);
     const double expected = [&] {
         Tensor w = shared.detach().clone().requires_grad_();
