@@ -381,7 +381,7 @@ TEST_CASE("products cut over the engine's threads agree with one thread and repe
             const Tensor a0 = Tensor::randn(c.ta ? Shape{c.k, c.m} : Shape{c.m, c.k}, dtype, 21);
             const Tensor b0 = Tensor::randn(c.tb ? Shape{c.n, c.k} : Shape{c.k, c.n}, dtype, 22);
             const Tensor a = c.ta ? a0.t() : a0, b = c.tb ? b0.t() : b0;
-            Tensor one, cut, again;
+            Tensor one, cut, again, three;
             {
                 EngineThreads t(1);
                 one = ad::matmul(a, b).contiguous();
@@ -391,15 +391,21 @@ TEST_CASE("products cut over the engine's threads agree with one thread and repe
                 cut = ad::matmul(a, b).contiguous();
                 again = ad::matmul(a, b).contiguous();
             }
+            {
+                EngineThreads t(3);
+                three = ad::matmul(a, b).contiguous();
+            }
             REQUIRE(cut.shape() == Shape{c.m, c.n});
             const double tol = dtype == ad::f32 ? 1e-5 : 1e-13;
-            const Tensor x = one.to(ad::f64), y = cut.to(ad::f64), z = again.to(ad::f64);
+            const Tensor x = one.to(ad::f64), y = cut.to(ad::f64), z = again.to(ad::f64), w = three.to(ad::f64);
             const double* xp = x.data<double>();
             const double* yp = y.data<double>();
             const double* zp = z.data<double>();
+            const double* wp = w.data<double>();
             int far = 0, differ = 0;
             for (std::int64_t i = 0; i < c.m * c.n; ++i) {
-                if (!(std::fabs(xp[i] - yp[i]) <= tol * (std::fabs(xp[i]) + std::sqrt(double(c.k))))) ++far;
+                const double bound = tol * (std::fabs(xp[i]) + std::sqrt(double(c.k)));
+                if (!(std::fabs(xp[i] - yp[i]) <= bound) || !(std::fabs(xp[i] - wp[i]) <= bound)) ++far;
                 if (yp[i] != zp[i]) ++differ;
             }
             CHECK(far == 0);

@@ -86,11 +86,13 @@ void gemm_blocks(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t 
         return gemm_call(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
     }
     openblas_set_num_threads(1);
-    // Rows when every thread gets a block of them, else columns, else whole.
+    // Rows when every thread gets a block of them, else columns, else whole; at most one block per
+    // 2^21 multiply-adds (each block packs all of the other operand again).
     const bool large = m * n * k >= kSplitFrom;
-    const bool by_rows = large && m >= threads * kBlockAlign, by_cols = large && !by_rows && n >= threads * kBlockAlign;
-    const int row_parts = by_rows ? detail::parts_for(m, threads, kBlockAlign) : 1;
-    const int col_parts = by_cols ? detail::parts_for(n, threads, kBlockAlign) : 1;
+    const int ways = static_cast<int>(std::min<std::int64_t>(threads, (m * n * k) >> 21));
+    const bool by_rows = large && m >= ways * kBlockAlign, by_cols = large && !by_rows && n >= ways * kBlockAlign;
+    const int row_parts = by_rows ? detail::parts_for(m, ways, kBlockAlign) : 1;
+    const int col_parts = by_cols ? detail::parts_for(n, ways, kBlockAlign) : 1;
     if (row_parts > 1) {  // rows [r0, r1) of C: rows of op(A)
         detail::run_parts(row_parts, [&](int p) {
             const auto [r0, r1] = detail::part_range(m, row_parts, p, kBlockAlign);
