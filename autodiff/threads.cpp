@@ -105,8 +105,8 @@ Team* team() {
 
 int engine_threads() { return std::max(1, openblas_get_num_threads()); }
 
-void run_parts_raw(int parts, int threads, void (*fn)(void*, int), void* ctx) noexcept {
-    if (parts <= 1 || threads <= 1) {
+void run_parts_raw(int parts, void (*fn)(void*, int), void* ctx) noexcept {
+    if (parts <= 1) {
         for (int p = 0; p < parts; ++p) fn(ctx, p);
         return;
     }
@@ -119,7 +119,7 @@ void run_parts_raw(int parts, int threads, void (*fn)(void*, int), void* ctx) no
         for (int p = 0; p < parts; ++p) fn(ctx, p);
         return;
     }
-    const int wanted = std::min({parts, threads, kMaxHelpers + 1}) - 1;
+    const int wanted = std::min(parts - 1, kMaxHelpers);
     while (t->started < wanted) {
         try {
             std::thread(helper_main, &t->helpers[t->started]).detach();

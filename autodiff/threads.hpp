@@ -5,8 +5,8 @@
 //     detail::run_parts(parts, [&](int p) { /* part p of parts, independent of the others */ });
 //
 // The caller and the helpers take the parts in turn; run_parts returns when all are done.
-// The helpers start on first use and stay: after a part each one spins for a while (a training
-// step's next large op comes within microseconds) and then sleeps on a futex.
+// The helpers start on first use and stay: after a part each one spins for 0.5 ms (a training
+// step's next large op comes within microseconds) and then sleeps on a condition variable.
 //
 // How many threads: as many as OpenBLAS is set to use (OPENBLAS_NUM_THREADS or
 // openblas_set_num_threads), the engine's one thread-count knob; see engine_threads().
@@ -24,6 +24,7 @@
 // that calls run_parts runs its inner parts itself. After fork() the child starts a new team.
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 namespace ad::detail {
@@ -31,21 +32,14 @@ namespace ad::detail {
 // The thread count the engine uses for its large jobs: openblas_get_num_threads(), at least 1.
 int engine_threads();
 
-// Runs fn(ctx, p) once for every p in [0, parts), on the caller and up to threads − 1 helpers,
+// Runs fn(ctx, p) once for every p in [0, parts), on the caller and up to parts − 1 helpers,
 // each taking the next part not yet taken; returns when all are done.
-void run_parts_raw(int parts, int threads, void (*fn)(void*, int), void* ctx) noexcept;
+void run_parts_raw(int parts, void (*fn)(void*, int), void* ctx) noexcept;
 
-// run_parts(parts, f): f(p) for every part p, on up to `parts` threads (one part each when all
-// run at the same speed). run_parts(parts, threads, f): more parts than threads, taken in turn.
-template <class F>
-void run_parts(int parts, int threads, F&& f) noexcept {
-    run_parts_raw(
-        parts, threads, [](void* c, int p) { (*static_cast<std::remove_reference_t<F>*>(c))(p); },
-        static_cast<void*>(&f));
-}
 template <class F>
 void run_parts(int parts, F&& f) noexcept {
-    run_parts(parts, parts, std::forward<F>(f));
+    run_parts_raw(
+        parts, [](void* c, int p) { (*static_cast<std::remove_reference_t<F>*>(c))(p); }, static_cast<void*>(&f));
 }
 
 // [begin, end) of part p when n items are cut into `parts` parts whose sizes are multiples of

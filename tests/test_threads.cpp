@@ -320,7 +320,7 @@ TEST_CASE("the engine's team runs every part exactly once, awake or woken from s
         // Now and then let the helpers fall asleep (they spin for 0.5 ms), so waking is tested too.
         if (r % 10 == 9) std::this_thread::sleep_for(std::chrono::milliseconds(3));
     }
-    // More parts than the team has helpers (63): the caller runs the rest.
+    // More parts than the team has helpers (63 at most): they share them with the caller.
     CHECK(count_parts(100) == std::vector<int>(100, 1));
     // A part that asks for parts runs them itself.
     std::vector<std::atomic<int>> inner(12);
