@@ -19,7 +19,8 @@
 #include <nn/optim.hpp>
 #include <nn/sequential.hpp>
 
-#include <cblas.h>
+#include <tests/test_util.hpp>
+
 #include <execinfo.h>
 #include <unistd.h>
 
@@ -239,14 +240,10 @@ void check_none(const std::string& what, const Allocations& a, int steps) {
     CHECK(a.pool_refills == 0);
 }
 
-// The engine's thread count (OpenBLAS's setting) for a scope. The engine never uses OpenBLAS's
-// own threaded driver (which mallocs a job table on every call it splits): large products run in
-// blocks on the engine's team, each on single-threaded OpenBLAS, so both counts allocate nothing.
-struct BlasThreads {
-    explicit BlasThreads(int n) : saved(openblas_get_num_threads()) { openblas_set_num_threads(n); }
-    ~BlasThreads() { openblas_set_num_threads(saved); }
-    int saved;
-};
+// The engine never uses OpenBLAS's own threaded driver (which mallocs a job table on every call it
+// splits): large products run in blocks on the engine's team, each on single-threaded OpenBLAS, so
+// the steps below allocate nothing with 1 or 2 engine threads (ad::test::BlasThreads).
+using ad::test::BlasThreads;
 
 constexpr int kWarmup = 5, kSteps = 20;
 

@@ -6,8 +6,6 @@
 #include <doctest/doctest.h>
 #include <tests/test_util.hpp>
 
-#include <cblas.h>
-
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -523,12 +521,7 @@ TEST_CASE("the tape rewinds when a loop of tensor computations ends") {
 // matmul's forward, the 3-d batched path, and linear's backward (∂W = Gᵀx), against sums in
 // double, after filling same-sized buffers with NaN.
 TEST_CASE("threaded products into recycled buffers ignore what the buffers held") {
-    const int saved = openblas_get_num_threads();
-    openblas_set_num_threads(2);
-    struct Restore {
-        int n;
-        ~Restore() { openblas_set_num_threads(n); }
-    } restore{saved};
+    const ad::test::BlasThreads threads(2);
     const std::int64_t m = 96, k = 300, n = 256;  // 7.4M multiply-adds: above the single-thread bound
     const Tensor a = Tensor::randn(Shape{m, k}, ad::f32, 11), b = Tensor::randn(Shape{k, n}, ad::f32, 12);
     const double nan = std::numeric_limits<double>::quiet_NaN();

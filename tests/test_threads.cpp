@@ -11,7 +11,8 @@
 #include <nn/linear.hpp>
 #include <nn/optim.hpp>
 
-#include <cblas.h>
+#include <tests/test_util.hpp>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -293,14 +294,7 @@ TEST_CASE("many short-lived threads: tapes and allocator caches come and go") {
 
 // ---- (f) the engine's team (autodiff/threads.hpp) ---------------------------------------------
 namespace {
-// Sets OpenBLAS's thread count (the engine's) for a scope.
-struct EngineThreads {
-    int saved = openblas_get_num_threads();
-    explicit EngineThreads(int n) { openblas_set_num_threads(n); }
-    ~EngineThreads() { openblas_set_num_threads(saved); }
-    EngineThreads(const EngineThreads&) = delete;
-    EngineThreads& operator=(const EngineThreads&) = delete;
-};
+using EngineThreads = ad::test::BlasThreads;
 
 // Runs `parts` parts and returns how many times each one ran.
 std::vector<int> count_parts(int parts) {
