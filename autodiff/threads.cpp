@@ -26,13 +26,13 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-// One job: its parts are claimed one at a time by whichever thread is free, so a thread slowed
-// down (by another program on its core) takes fewer of them.
+// One job: the caller runs part 0, and the other parts are claimed one at a time by whichever
+// thread is free, so a thread slowed down (by another program on its core) takes fewer of them.
 struct Job {
     void (*fn)(void*, int);
     void* ctx;
     int parts;
-    alignas(64) std::atomic<int> next{0};
+    alignas(64) std::atomic<int> next{1};
     void work() noexcept {
         for (int p; (p = next.fetch_add(1, std::memory_order_relaxed)) < parts;) fn(ctx, p);
     }
@@ -139,6 +139,7 @@ void run_parts_raw(int parts, void (*fn)(void*, int), void* ctx) noexcept {
             h.cv.notify_one();
         }
     }
+    fn(ctx, 0);
     job.work();
     for (int i = 0; i < helpers; ++i) {
         const Helper& h = t->helpers[i];

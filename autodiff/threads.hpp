@@ -4,7 +4,12 @@
 //
 //     detail::run_parts(parts, [&](int p) { /* part p of parts, independent of the others */ });
 //
-// The caller and the helpers take the parts in turn; run_parts returns when all are done.
+// The caller runs part 0 and takes further parts with the helpers, each the next one not yet
+// taken; run_parts returns when all are done. Part 0 is always the caller's, and with one helper
+// (2 threads) part 1 is the helper's unless the caller finished part 0 before the helper woke: so
+// the data of block p stays in one core's cache from job to job (a weight's rows in the forward
+// product, its gradient's rows, the optimizer's slice; linalg.hpp's GemmCut).
+//
 // The helpers start on first use and stay: after a part each one spins for 0.5 ms (a training
 // step's next large op comes within microseconds) and then sleeps on a condition variable.
 //
@@ -32,8 +37,8 @@ namespace ad::detail {
 // The thread count the engine uses for its large jobs: openblas_get_num_threads(), at least 1.
 int engine_threads();
 
-// Runs fn(ctx, p) once for every p in [0, parts), on the caller and up to parts − 1 helpers,
-// each taking the next part not yet taken; returns when all are done.
+// Runs fn(ctx, p) once for every p in [0, parts), on the caller (part 0 first) and up to
+// parts − 1 helpers, each taking the next part not yet taken; returns when all are done.
 void run_parts_raw(int parts, void (*fn)(void*, int), void* ctx) noexcept;
 
 template <class F>

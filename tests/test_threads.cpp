@@ -354,9 +354,45 @@ TEST_CASE("part ranges cover every item once, on aligned boundaries") {
             }
 }
 
-// Large products are cut into row blocks (or column blocks, when there are few rows) over the
-// engine's threads: the result must agree with a product on one thread, for every transpose, and
-// a given thread count must give the same bits every time.
+// Large products are cut into row blocks (or column blocks, when there are few rows, or when
+// linear() asks for them) over the engine's threads: the result must agree with a product on one
+// thread, for every transpose, and a given thread count must give the same bits every time.
+namespace {
+template <class F>
+void check_cut_product(F&& product, ad::DType dtype, std::int64_t k) {
+    Tensor one, cut, again, three;
+    {
+        EngineThreads t(1);
+        one = product().contiguous();
+    }
+    {
+        EngineThreads t(2);
+        cut = product().contiguous();
+        again = product().contiguous();
+    }
+    {
+        EngineThreads t(3);
+        three = product().contiguous();
+    }
+    REQUIRE(cut.shape() == one.shape());
+    REQUIRE(three.shape() == one.shape());
+    const double tol = dtype == ad::f32 ? 1e-5 : 1e-13;
+    const Tensor x = one.to(ad::f64), y = cut.to(ad::f64), z = again.to(ad::f64), w = three.to(ad::f64);
+    const double* xp = x.data<double>();
+    const double* yp = y.data<double>();
+    const double* zp = z.data<double>();
+    const double* wp = w.data<double>();
+    int far = 0, differ = 0;
+    for (std::int64_t i = 0; i < one.numel(); ++i) {
+        const double bound = tol * (std::fabs(xp[i]) + std::sqrt(double(k)));
+        if (!(std::fabs(xp[i] - yp[i]) <= bound) || !(std::fabs(xp[i] - wp[i]) <= bound)) ++far;
+        if (yp[i] != zp[i]) ++differ;
+    }
+    CHECK(far == 0);
+    CHECK(differ == 0);
+}
+}  // namespace
+
 TEST_CASE("products cut over the engine's threads agree with one thread and repeat exactly") {
     struct Case {
         std::int64_t m, k, n;
@@ -375,36 +411,36 @@ TEST_CASE("products cut over the engine's threads agree with one thread and repe
             const Tensor a0 = Tensor::randn(c.ta ? Shape{c.k, c.m} : Shape{c.m, c.k}, dtype, 21);
             const Tensor b0 = Tensor::randn(c.tb ? Shape{c.n, c.k} : Shape{c.k, c.n}, dtype, 22);
             const Tensor a = c.ta ? a0.t() : a0, b = c.tb ? b0.t() : b0;
-            Tensor one, cut, again, three;
-            {
-                EngineThreads t(1);
-                one = ad::matmul(a, b).contiguous();
-            }
-            {
-                EngineThreads t(2);
-                cut = ad::matmul(a, b).contiguous();
-                again = ad::matmul(a, b).contiguous();
-            }
-            {
-                EngineThreads t(3);
-                three = ad::matmul(a, b).contiguous();
-            }
-            REQUIRE(cut.shape() == Shape{c.m, c.n});
-            const double tol = dtype == ad::f32 ? 1e-5 : 1e-13;
-            const Tensor x = one.to(ad::f64), y = cut.to(ad::f64), z = again.to(ad::f64), w = three.to(ad::f64);
-            const double* xp = x.data<double>();
-            const double* yp = y.data<double>();
-            const double* zp = z.data<double>();
-            const double* wp = w.data<double>();
-            int far = 0, differ = 0;
-            for (std::int64_t i = 0; i < c.m * c.n; ++i) {
-                const double bound = tol * (std::fabs(xp[i]) + std::sqrt(double(c.k)));
-                if (!(std::fabs(xp[i] - yp[i]) <= bound) || !(std::fabs(xp[i] - wp[i]) <= bound)) ++far;
-                if (yp[i] != zp[i]) ++differ;
-            }
-            CHECK(far == 0);
-            CHECK(differ == 0);
+            check_cut_product([&] { return ad::matmul(a, b); }, dtype, c.k);
         }
+}
+
+TEST_CASE("linear's product is cut into column blocks (rows when it has too few columns) and agrees with one thread") {
+    // [batch, in] x [out, in]: out = 150 is cut into column blocks; out = 8 is too narrow, so rows.
+    for (const auto dtype : {ad::f32, ad::f64})
+        for (const std::int64_t out : {150, 8}) {
+            CAPTURE(out);
+            const std::int64_t batch = out == 8 ? 2000 : 200, in = 300;
+            const Tensor x = Tensor::randn(Shape{batch, in}, dtype, 23);
+            const Tensor W = Tensor::randn(Shape{out, in}, dtype, 24);
+            const Tensor b = Tensor::randn(Shape{out}, dtype, 25);
+            check_cut_product([&] { return ad::linear(x, W, b); }, dtype, in);
+            check_cut_product([&] { return ad::linear(x, W, Tensor()); }, dtype, in);
+        }
+}
+
+TEST_CASE("the caller runs part 0 of every job") {
+    const auto me = std::this_thread::get_id();
+    const int rounds = scaled(200, 20);
+    int elsewhere = 0;
+    for (int r = 0; r < rounds; ++r) {
+        std::thread::id who;
+        ad::detail::run_parts(2 + r % 4, [&](int p) {
+            if (p == 0) who = std::this_thread::get_id();
+        });
+        if (who != me) ++elsewhere;
+    }
+    CHECK(elsewhere == 0);
 }
 
 TEST_CASE("optimizer updates cut over the engine's threads are bit-identical to one thread") {

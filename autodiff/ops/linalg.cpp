@@ -78,7 +78,7 @@ std::mutex blas_threads_mutex;
 // this thread otherwise; OpenBLAS's thread count is restored after the call.
 template <class T>
 void gemm_blocks(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda,
-                 const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
+                 const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc, detail::GemmCut cut) {
     std::unique_lock<std::mutex> lock(blas_threads_mutex);
     const int threads = openblas_get_num_threads();
     if (threads <= 1) {
@@ -86,11 +86,12 @@ void gemm_blocks(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t 
         return gemm_call(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
     }
     openblas_set_num_threads(1);
-    // Rows when every thread gets a block of them, else columns, else whole; at most one block per
-    // 2^21 multiply-adds (each block packs all of the other operand again).
+    // The preferred cut when every thread gets a block of it, else the other, else whole; at most
+    // one block per 2^21 multiply-adds (each block packs all of the other operand again).
     const bool large = m * n * k >= kSplitFrom;
     const int ways = static_cast<int>(std::min<std::int64_t>(threads, (m * n * k) >> 21));
-    const bool by_rows = large && m >= ways * kBlockAlign, by_cols = large && !by_rows && n >= ways * kBlockAlign;
+    const bool rows_fit = large && m >= ways * kBlockAlign, cols_fit = large && n >= ways * kBlockAlign;
+    const bool by_cols = cols_fit && (cut == detail::GemmCut::Columns || !rows_fit), by_rows = rows_fit && !by_cols;
     const int row_parts = by_rows ? detail::parts_for(m, ways, kBlockAlign) : 1;
     const int col_parts = by_cols ? detail::parts_for(n, ways, kBlockAlign) : 1;
     if (row_parts > 1) {  // rows [r0, r1) of C: rows of op(A)
@@ -182,12 +183,12 @@ Tensor mT(const Tensor& x) { return transpose(x, -2, -1); }
 }  // namespace
 
 void detail::gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda,
-                  const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
-    gemm_blocks(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+                  const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc, GemmCut cut) {
+    gemm_blocks(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, cut);
 }
 void detail::gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const double* a, std::int64_t lda,
-                  const double* b, std::int64_t ldb, double beta, double* c, std::int64_t ldc) {
-    gemm_blocks(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+                  const double* b, std::int64_t ldb, double beta, double* c, std::int64_t ldc, GemmCut cut) {
+    gemm_blocks(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, cut);
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
@@ -240,7 +241,8 @@ Tensor linear(const Tensor& x, const Tensor& W, const Tensor& b) {
             for (std::int64_t i = 0; i < batch * out; ++i) yp[i] = T(0);
         }
         if (batch > 0 && out > 0 && in > 0)
-            detail::gemm(X.trans, Wt.trans, batch, out, in, X.holder.data<T>(), X.ld, Wt.holder.data<T>(), Wt.ld, beta, yp, out);
+            detail::gemm(X.trans, Wt.trans, batch, out, in, X.holder.data<T>(), X.ld, Wt.holder.data<T>(), Wt.ld, beta, yp, out,
+                         detail::GemmCut::Columns);
     });
     return detail::record("linear", y, {x, W, b}, [sx = save(x), sw = save(W)](GradContext& g) {
         if (g.needs(0)) g.add(0, matmul(g.out(), sw.get()));        // ∂x = G W

@@ -20,10 +20,17 @@ namespace detail {
 // C = op(A)·op(B) + beta·C on row-major buffers, exactly as every product of the engine runs:
 // large ones cut into blocks over the engine's threads (autodiff/threads.hpp), each block on
 // single-threaded OpenBLAS. For benchmarks (bench_mlp's GEMM floor) and custom ops.
+//
+// `cut` says which blocks a large product prefers: row blocks of C (each thread reads all of
+// op(B)) or column blocks (each thread reads only its columns of op(B), all of op(A)); either falls
+// back to the other when C has too few rows or columns. linear() cuts x·Wᵀ into columns, so that
+// each core reads only the rows of W that it also writes in the weight gradient's row block and in
+// the optimizer's slice (threads.hpp: part p runs on the same thread in every job).
+enum class GemmCut { Rows, Columns };
 void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda,
-          const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc);
+          const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc, GemmCut cut = GemmCut::Rows);
 void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const double* a, std::int64_t lda,
-          const double* b, std::int64_t ldb, double beta, double* c, std::int64_t ldc);
+          const double* b, std::int64_t ldb, double beta, double* c, std::int64_t ldc, GemmCut cut = GemmCut::Rows);
 }  // namespace detail
 
 }  // namespace ad
