@@ -74,16 +74,27 @@ constexpr std::int64_t kBlockAlign = 16;
 // toggled or cut and products run concurrently.
 std::mutex blas_threads_mutex;
 
-// C = op(A) op(B) + beta C: cut into blocks over the engine's threads when it is large, whole on
-// this thread otherwise; OpenBLAS's thread count is restored after the call.
+// C = op(A) op(B) + beta C, or + the row vector `bias` in every row of C when bias is not null
+// (linear's bias: each block writes its own part of C first, on the thread that computes it).
+// Cut into blocks over the engine's threads when it is large, whole on this thread otherwise;
+// OpenBLAS's thread count is restored after the call.
 template <class T>
 void gemm_blocks(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda,
-                 const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc, detail::GemmCut cut) {
+                 const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc, detail::GemmCut cut, const T* bias) {
+    // Rows [r0, r1) and columns [c0, c1) of C: rows of op(A) and columns of op(B).
+    auto block = [&](std::int64_t r0, std::int64_t r1, std::int64_t c0, std::int64_t c1) {
+        if (r0 >= r1 || c0 >= c1) return;
+        T* cb = c + r0 * ldc + c0;
+        if (bias != nullptr)
+            for (std::int64_t i = 0; i < r1 - r0; ++i) std::copy(bias + c0, bias + c1, cb + i * ldc);
+        gemm_call(ta, tb, r1 - r0, c1 - c0, k, ta ? a + r0 : a + r0 * lda, lda, tb ? b + c0 * ldb : b + c0, ldb,
+                  bias != nullptr ? T(1) : beta, cb, ldc);
+    };
     std::unique_lock<std::mutex> lock(blas_threads_mutex);
     const int threads = openblas_get_num_threads();
     if (threads <= 1) {
         lock.unlock();
-        return gemm_call(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+        return block(0, m, 0, n);
     }
     openblas_set_num_threads(1);
     // The preferred cut when every thread gets a block of it, else the other, else whole; at most
@@ -94,20 +105,18 @@ void gemm_blocks(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t 
     const bool by_cols = cols_fit && (cut == detail::GemmCut::Columns || !rows_fit), by_rows = rows_fit && !by_cols;
     const int row_parts = by_rows ? detail::parts_for(m, ways, kBlockAlign) : 1;
     const int col_parts = by_cols ? detail::parts_for(n, ways, kBlockAlign) : 1;
-    if (row_parts > 1) {  // rows [r0, r1) of C: rows of op(A)
+    if (row_parts > 1) {
         detail::run_parts(row_parts, [&](int p) {
             const auto [r0, r1] = detail::part_range(m, row_parts, p, kBlockAlign);
-            if (r0 < r1)
-                gemm_call(ta, tb, r1 - r0, n, k, ta ? a + r0 : a + r0 * lda, lda, b, ldb, beta, c + r0 * ldc, ldc);
+            block(r0, r1, 0, n);
         });
-    } else if (col_parts > 1) {  // columns [c0, c1) of C: columns of op(B)
+    } else if (col_parts > 1) {
         detail::run_parts(col_parts, [&](int p) {
             const auto [c0, c1] = detail::part_range(n, col_parts, p, kBlockAlign);
-            if (c0 < c1)
-                gemm_call(ta, tb, m, c1 - c0, k, a, lda, tb ? b + c0 * ldb : b + c0, ldb, beta, c + c0, ldc);
+            block(0, m, c0, c1);
         });
     } else {
-        gemm_call(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+        block(0, m, 0, n);
     }
     openblas_set_num_threads(threads);
 }
@@ -183,12 +192,14 @@ Tensor mT(const Tensor& x) { return transpose(x, -2, -1); }
 }  // namespace
 
 void detail::gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda,
-                  const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc, GemmCut cut) {
-    gemm_blocks(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, cut);
+                  const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc, GemmCut cut,
+                  const float* bias) {
+    gemm_blocks(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, cut, bias);
 }
 void detail::gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const double* a, std::int64_t lda,
-                  const double* b, std::int64_t ldb, double beta, double* c, std::int64_t ldc, GemmCut cut) {
-    gemm_blocks(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, cut);
+                  const double* b, std::int64_t ldb, double beta, double* c, std::int64_t ldc, GemmCut cut,
+                  const double* bias) {
+    gemm_blocks(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, cut, bias);
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
@@ -230,19 +241,15 @@ Tensor linear(const Tensor& x, const Tensor& W, const Tensor& b) {
     const BlasOperand X = blas_operand(x), Wt = blas_operand(W, true);
     detail::dispatch(x.dtype(), [&]<class T>() {
         T* yp = y.data<T>();
-        T beta = T(0);
-        if (b.defined()) {
-            const Tensor bc = b.detach().contiguous();
-            const T* bp = bc.data<T>();
+        const Tensor bc = b.defined() ? b.detach().contiguous() : Tensor();
+        const T* bp = b.defined() ? bc.data<T>() : nullptr;
+        if (in == 0) {  // no product: the bias alone, or zeros
             for (std::int64_t i = 0; i < batch; ++i)
-                for (std::int64_t j = 0; j < out; ++j) yp[i * out + j] = bp[j];
-            beta = T(1);
-        } else if (in == 0) {
-            for (std::int64_t i = 0; i < batch * out; ++i) yp[i] = T(0);
+                for (std::int64_t j = 0; j < out; ++j) yp[i * out + j] = bp ? bp[j] : T(0);
+        } else if (batch > 0 && out > 0) {
+            detail::gemm(X.trans, Wt.trans, batch, out, in, X.holder.data<T>(), X.ld, Wt.holder.data<T>(), Wt.ld, T(0), yp, out,
+                         detail::GemmCut::Columns, bp);
         }
-        if (batch > 0 && out > 0 && in > 0)
-            detail::gemm(X.trans, Wt.trans, batch, out, in, X.holder.data<T>(), X.ld, Wt.holder.data<T>(), Wt.ld, beta, yp, out,
-                         detail::GemmCut::Columns);
     });
     return detail::record("linear", y, {x, W, b}, [sx = save(x), sw = save(W)](GradContext& g) {
         if (g.needs(0)) g.add(0, matmul(g.out(), sw.get()));        // ∂x = G W

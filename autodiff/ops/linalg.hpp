@@ -21,6 +21,9 @@ namespace detail {
 // large ones cut into blocks over the engine's threads (autodiff/threads.hpp), each block on
 // single-threaded OpenBLAS. For benchmarks (bench_mlp's GEMM floor) and custom ops.
 //
+// With `bias` (a row of n numbers), C = op(A)·op(B) + bias in every row instead, beta unused; each
+// block writes its part of C on the thread that computes it.
+//
 // `cut` says which blocks a large product prefers: row blocks of C (each thread reads all of
 // op(B)) or column blocks (each thread reads only its columns of op(B), all of op(A)); either falls
 // back to the other when C has too few rows or columns. linear() cuts x·Wᵀ into columns, so that
@@ -28,9 +31,11 @@ namespace detail {
 // the optimizer's slice (threads.hpp: part p runs on the same thread in every job).
 enum class GemmCut { Rows, Columns };
 void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda,
-          const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc, GemmCut cut = GemmCut::Rows);
+          const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc, GemmCut cut = GemmCut::Rows,
+          const float* bias = nullptr);
 void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const double* a, std::int64_t lda,
-          const double* b, std::int64_t ldb, double beta, double* c, std::int64_t ldc, GemmCut cut = GemmCut::Rows);
+          const double* b, std::int64_t ldb, double beta, double* c, std::int64_t ldc, GemmCut cut = GemmCut::Rows,
+          const double* bias = nullptr);
 }  // namespace detail
 
 }  // namespace ad
