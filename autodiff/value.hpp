@@ -112,7 +112,7 @@ public:
         return t.push(detail::Op::Const, v_, 0, 0);
     }
     // node(t) if this value requires grad, else kNoNode (one pass for ad::Real's operands).
-    std::uint32_t tracked_node(detail::Tape& t) const {
+    [[gnu::always_inline]] std::uint32_t tracked_node(detail::Tape& t) const {
         if (idx_ != detail::kNoNode) return interior_node(t);
         if (leaf_ && leaf_->requires_grad) return leaf_node(t);
         return detail::kNoNode;
@@ -140,11 +140,11 @@ protected:
     }
 
 private:
-    std::uint32_t interior_node(const detail::Tape& t) const {
+    [[gnu::always_inline]] std::uint32_t interior_node(const detail::Tape& t) const {
         if (epoch_ != t.epoch) detail::throw_stale("Value");
         return idx_;
     }
-    std::uint32_t leaf_node(detail::Tape& t) const {
+    [[gnu::always_inline]] std::uint32_t leaf_node(detail::Tape& t) const {
         return leaf_->epoch == t.epoch && leaf_->node != detail::kNoNode ? leaf_->node : t.register_leaf(leaf_);
     }
     void retain() noexcept {
