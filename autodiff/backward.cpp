@@ -310,11 +310,7 @@ void fast_sweep(Tape& t, std::uint32_t root, std::uint32_t lo, std::vector<doubl
         for (std::uint32_t i = hi; i-- > lo;) {
             const Op o = op[i];
             const double g = c.adj[i];
-            if (o == Op::Stmt && !Released) {  // ad::Real's statements, the bulk of a scalar tape
-                if (g == 0.0) continue;
-                c.adj[i] = 0.0;
-                c.stmt(A[i], B[i], g);
-            } else if (o >= Op::Add && o < Op::FromTensor) [[likely]] {
+            if (o >= Op::Add && o < Op::FromTensor) [[likely]] {
                 if (g == 0.0) continue;
                 if constexpr (Released) slow.entry(i);  // throws the released-graph error
                 c.adj[i] = 0.0;

@@ -28,7 +28,7 @@ namespace detail {
 // op(B)) or column blocks (each thread reads only its columns of op(B), all of op(A)); either falls
 // back to the other when C has too few rows or columns. linear() cuts x·Wᵀ into columns, so that
 // each core reads only the rows of W that it also writes in the weight gradient's row block and in
-// the optimizer's slice (threads.hpp: part p runs on the same thread in every job).
+// the optimizer's slice (threads.hpp: the caller always runs part 0).
 enum class GemmCut { Rows, Columns };
 void gemm(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda,
           const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc, GemmCut cut = GemmCut::Rows,
