@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 #include <utility>
 
@@ -107,11 +108,15 @@ Tensor expand_contiguous(const Tensor& x, const Shape& shape);
 Tensor sum_to(const Tensor& g, const Shape& shape);
 
 // One row of softmax (or log-softmax) of n elements p[0], p[s], …, p[(n−1)s] into q, from
-// p − max(p) (a row of −inf gives NaN-free output), accumulating in double. Shared by softmax()
-// and the fused cross-entropy backward, whose bits must match the recorded form.
+// p − max(p) (a row of −inf gives NaN-free output), accumulating in double; with lse, also the
+// row's log-sum-exp, max + log Σ exp(p − max). Shared by softmax() and the fused cross-entropy,
+// which keeps its forward's softmax for the backward, whose bits must match the recorded form.
 template <class T>
-void softmax_row(const T* p, T* q, std::int64_t n, std::int64_t s, bool log_form) {
-    if (n == 0) return;
+void softmax_row(const T* p, T* q, std::int64_t n, std::int64_t s, bool log_form, double* lse = nullptr) {
+    if (n == 0) {
+        if (lse != nullptr) *lse = -std::numeric_limits<double>::infinity();
+        return;
+    }
     T m = p[0];
     for (std::int64_t j = 1; j < n; ++j) m = std::max(m, p[j * s]);
     if (std::isinf(m) && m < 0) m = 0;  // a row of −inf: avoid −inf − −inf
@@ -126,6 +131,7 @@ void softmax_row(const T* p, T* q, std::int64_t n, std::int64_t s, bool log_form
         if (keep) e[static_cast<std::size_t>(j)] = v;
         z += v;
     }
+    if (lse != nullptr) *lse = static_cast<double>(m) + std::log(z);
     if (log_form) {
         const T lz = static_cast<T>(std::log(z));
         for (std::int64_t j = 0; j < n; ++j) q[j * s] = p[j * s] - m - lz;

@@ -81,24 +81,23 @@ Tensor smoothed_one_hot(const Tensor& labels, std::int64_t classes, double eps, 
     return q;
 }
 
-// The first-order backward of cross_entropy_indices in one pass, (softmax(x_i) − q_i)·g_i, with
-// the same arithmetic as the recorded form below (used under create_graph), without its four
-// temporaries: softmax as softmax() computes it, then the difference and product in T.
-Tensor cross_entropy_grad(const Tensor& logits, const Tensor& labels, double eps, const Tensor& gout) {
-    const std::int64_t n = logits.shape()[0], c = logits.shape()[1];
-    const Tensor xc = logits.detach().contiguous(), gc = gout.detach().contiguous();
+// The first-order backward of cross_entropy_indices in one pass, (softmax(x_i) − q_i)·g_i, from
+// the softmax its forward kept, with the same arithmetic as the recorded form below (used under
+// create_graph) and without its four temporaries: the difference and product in T.
+Tensor cross_entropy_grad(const Tensor& softmax, const Tensor& labels, double eps, const Tensor& gout) {
+    const std::int64_t n = softmax.shape()[0], c = softmax.shape()[1];
+    const Tensor gc = gout.detach().contiguous();
     const double* label = labels.data<double>();
-    Tensor r = Tensor::empty(logits.shape(), logits.dtype());
-    detail::dispatch(logits.dtype(), [&]<class T>() {
-        const T* x = xc.data<T>();
+    Tensor r = Tensor::empty(softmax.shape(), softmax.dtype());
+    detail::dispatch(softmax.dtype(), [&]<class T>() {
+        const T* p = softmax.data<T>();
         const T* go = gc.data<T>();
         T* out = r.data<T>();
         const T off = static_cast<T>(eps / static_cast<double>(c)), on = off + static_cast<T>(1.0 - eps);
         for (std::int64_t i = 0; i < n; ++i) {
-            T* row = out + i * c;
-            detail::softmax_row(x + i * c, row, c, 1, false);
             const std::int64_t picked = static_cast<std::int64_t>(label[i]);
-            for (std::int64_t j = 0; j < c; ++j) row[j] = static_cast<T>(row[j] - (j == picked ? on : off)) * go[i];
+            for (std::int64_t j = 0; j < c; ++j)
+                out[i * c + j] = static_cast<T>(p[i * c + j] - (j == picked ? on : off)) * go[i];
         }
     });
     return r;
@@ -106,35 +105,34 @@ Tensor cross_entropy_grad(const Tensor& logits, const Tensor& labels, double eps
 
 // Per-sample cross-entropy of logits [N, C] with class indices, one fused node:
 //   l_i = logsumexp(x_i) − Σ_j q_ij x_ij,   ∂l_i/∂x_i = softmax(x_i) − q_i.
+// The forward computes each row's softmax as softmax() does, with its log-sum-exp, and keeps it:
+// the backward needs no exponential (a 64-128-64-10 step computed 1280 of its 1920, ~5 µs).
 // `labels` comes from class_indices.
 Tensor cross_entropy_indices(const Tensor& logits, const Tensor& labels, double eps) {
     const std::int64_t n = logits.shape()[0], c = logits.shape()[1];
     const Tensor xc = logits.detach().contiguous();
     const double* label = labels.data<double>();
     Tensor out = Tensor::empty(Shape{n}, logits.dtype());
+    Tensor sm = Tensor::empty(logits.shape(), logits.dtype());
     detail::dispatch(logits.dtype(), [&]<class T>() {
         const T* x = xc.data<T>();
+        T* p = sm.data<T>();
         T* o = out.data<T>();
         for (std::int64_t i = 0; i < n; ++i) {
             const T* row = x + i * c;
-            double m = row[0], total = 0;
-            for (std::int64_t j = 1; j < c; ++j) m = std::max(m, static_cast<double>(row[j]));
-            double z = 0;
-            for (std::int64_t j = 0; j < c; ++j) {
-                z += std::exp(static_cast<double>(row[j]) - m);
-                total += static_cast<double>(row[j]);
-            }
-            const double lse = m + std::log(z);
+            double lse = 0, total = 0;
+            detail::softmax_row(row, p + i * c, c, 1, false, &lse);
+            for (std::int64_t j = 0; j < c; ++j) total += static_cast<double>(row[j]);
             const double picked = row[static_cast<std::int64_t>(label[i])];
             o[i] = static_cast<T>(lse - (1.0 - eps) * picked - eps / static_cast<double>(c) * total);
         }
     });
-    return detail::record("cross_entropy", out, {logits}, [sx = save(logits), labels, eps](GradContext& g) {
-        const Tensor x = sx.get();
+    return detail::record("cross_entropy", out, {logits}, [sx = save(logits), sp = save(sm), labels, eps](GradContext& g) {
         if (!g.create_graph()) {
-            g.add(0, cross_entropy_grad(x, labels, eps, g.out()));
+            g.add(0, cross_entropy_grad(sp.get(), labels, eps, g.out()));
             return;
         }
+        const Tensor x = sx.get();
         const Tensor q = smoothed_one_hot(labels, x.shape()[1], eps, x.dtype());
         g.add(0, (softmax(x, 1) - q) * reshape(g.out(), Shape{x.shape()[0], 1}));
     });
