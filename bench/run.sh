@@ -12,6 +12,10 @@
 #                whichever is faster per MLP config (1 for the end-to-end run); see
 #                bench/anchors/README.md
 #
+# bench_scalar (single-threaded, every contender in one process) runs once pinned to each CPU
+# this process may use (--cpu), since the vCPUs of our machines are at times unequally fast; its
+# JSON lines say which ("cpu"). A quick run does it once, unpinned.
+#
 # Every anchor (ADOL-C, PyTorch through /usr/bin/python3, libtorch) is optional: a missing one is
 # reported as null by the benchmark itself. A benchmark that is not built is skipped with a note;
 # one that fails makes the exit status 1 after the others have run.
@@ -34,7 +38,7 @@ while [[ $# -gt 0 ]]; do
         --quick) quick=1 ;;
         --threads) [[ $# -ge 2 ]] || usage; threads=$2; shift ;;
         --out) [[ $# -ge 2 ]] || usage; out=$2; shift ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
         *) usage ;;
     esac
     shift
@@ -74,7 +78,26 @@ run() {  # run NAME ARGS...: runs $build/bench/NAME, showing and logging its out
     echo
 }
 
-run bench_scalar "${scalar_args[@]}"
+# The CPUs this process may use, from a list such as "0-1" or "0,2-3".
+allowed_cpus() {
+    local list range
+    list=$(awk '/^Cpus_allowed_list:/ {print $2}' /proc/self/status 2>/dev/null)
+    [[ -n $list ]] || return 0
+    for range in ${list//,/ }; do
+        if [[ $range == *-* ]]; then
+            seq "${range%-*}" "${range#*-}"
+        else
+            echo "$range"
+        fi
+    done
+}
+cpus=()
+[[ $quick == 1 ]] || mapfile -t cpus < <(allowed_cpus)
+if [[ ${#cpus[@]} -gt 1 ]]; then
+    for cpu in "${cpus[@]}"; do run bench_scalar "${scalar_args[@]}" --cpu "$cpu"; done
+else
+    run bench_scalar "${scalar_args[@]}"
+fi
 run bench_mlp "${mlp_args[@]}"
 run bench_fashion "${fashion_args[@]}"
 

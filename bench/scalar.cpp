@@ -16,9 +16,14 @@
 #include <cstring>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace {
+
+// The CPU this run is pinned to (--cpu), written into every JSON line ("cpu": null when not pinned).
+std::optional<int> pinned_cpu;
+std::string cpu_field() { return pinned_cpu ? fmt::format(",\"cpu\":{}", *pinned_cpu) : std::string(",\"cpu\":null"); }
 
 // The same source for plain doubles and for ad::Value.
 template <class T>
@@ -100,11 +105,12 @@ void print(const Row& r) {
                "\"ratio_adolc\":{},\"ours_grad_rel_err\":{:.3g},\"value_grad_rel_err\":{:.3g},\"adolc_grad_rel_err\":{},"
                "\"real_tape_bytes\":{:.0f},\"tape_traffic_s\":{:.6g},\"reference_tape_s\":{:.6g},\"reference_tape_bytes\":{:.0f},"
                "\"reference_ratio_plain\":{:.3g},\"functional_s\":{:.6g},\"functional_ratio_plain\":{:.3g},"
-               "\"functional_value_s\":{:.6g},\"functional_grad_rel_err\":{:.3g}}}\n",
+               "\"functional_value_s\":{:.6g},\"functional_grad_rel_err\":{:.3g}{}}}\n",
                r.bench, r.n, r.plain_s, r.ours_s, r.value_s, opt(r.adolc_s), r.bytes_per_op, r.real_bytes_per_stmt,
                r.ours_s / r.plain_s, r.value_s / r.plain_s, r.adolc_s ? fmt::format("{:.4g}", r.ours_s / *r.adolc_s) : "null",
                r.ours_err, r.value_err, opt(r.adolc_err, "{:.3g}"), r.real_tape_bytes, r.traffic_s, r.ref_s, r.ref_bytes,
-               r.ref_s / r.plain_s, r.functional_s, r.functional_s / r.plain_s, r.functional_value_s, r.functional_err);
+               r.ref_s / r.plain_s, r.functional_s, r.functional_s / r.plain_s, r.functional_value_s, r.functional_err,
+               cpu_field());
 }
 
 double bytes_per_entry_recorded() {
@@ -305,8 +311,8 @@ void bench_scalar_mlp(int reps) {
                "Value {:.2f} / {:.2f} us (micrograd: ~1750 us)\n",
                "scalar_mlp", real_dot, real_loop, value_dot, value_loop);
     fmt::print("JSON {{\"bench\":\"scalar_mlp\",\"ours_us\":{:.4g},\"real_loop_us\":{:.4g},\"value_dot_us\":{:.4g},"
-               "\"value_us\":{:.4g}}}\n",
-               real_dot, real_loop, value_dot, value_loop);
+               "\"value_us\":{:.4g}{}}}\n",
+               real_dot, real_loop, value_dot, value_loop, cpu_field());
 }
 
 }  // namespace
@@ -317,7 +323,18 @@ int main(int argc, char** argv) {
     bool quick = false;
     app.add_option("--reps", reps, "timed repetitions (median reported)")->check(CLI::PositiveNumber);
     app.add_flag("--quick", quick, "small sizes (for tests)");
+    int cpu = -1;
+    app.add_option("--cpu", cpu, "run pinned to this CPU (every contender runs in this process, on it)")
+        ->check(CLI::NonNegativeNumber);
     CLI11_PARSE(app, argc, argv);
+    if (cpu >= 0) {
+        if (!bench::pin_to_cpu(cpu)) {
+            fmt::print(stderr, "bench_scalar: cannot run on CPU {} (not present or not allowed to this process)\n", cpu);
+            return 2;
+        }
+        pinned_cpu = cpu;
+        fmt::print("pinned to CPU {}\n", cpu);
+    }
 #ifndef AD_BENCH_HAVE_ADOLC
     fmt::print("ADOL-C not built (install libadolc-dev): reporting ours alone\n");
 #endif

@@ -7,6 +7,7 @@
 //   run_lines           runs a shell command and returns its stdout lines (for the anchors)
 //   shell_quote         quotes one word for /bin/sh
 //   peak_rss_mb         VmHWM of this process from /proc/self/status
+//   pin_to_cpu          keeps this process (and the threads it starts) on one CPU
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include <sched.h>
 #include <sys/wait.h>
 
 namespace bench {
@@ -134,6 +136,18 @@ inline std::optional<double> peak_rss_mb() {
         std::getline(f, rest);
     }
     return std::nullopt;
+}
+
+// Keeps this process, and every thread it starts afterwards, on CPU `cpu` (for single-threaded
+// benchmarks whose contenders all run in this process: on our 2-vCPU machines one vCPU has at
+// times been ~1.5x slower than the other on tape-heavy loops, and the scheduler picks either, or
+// moves the process midway). False if the CPU does not exist or is not allowed to this process.
+inline bool pin_to_cpu(int cpu) {
+    if (cpu < 0 || cpu >= CPU_SETSIZE) return false;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return ::sched_setaffinity(0, sizeof set, &set) == 0;
 }
 
 }  // namespace bench

@@ -11,16 +11,20 @@ def f(v, fmt="{:.3g}"):
     return "n/a" if v is None else fmt.format(v)
 
 
+def cpu(r):  # bench_scalar --cpu N (bench/run.sh runs it on each CPU)
+    return "any CPU" if r.get("cpu") is None else f"CPU {r['cpu']}"
+
+
 def ratio(a, b, fmt="{:.2f}"):
     return "n/a" if a is None or b is None or b == 0 else fmt.format(a / b)
 
 
-print("| case | plain double | `ad::Real` (record + backward) | Real / plain | `value_and_grad` over Real / plain | `ad::Value` / plain | ADOL-C | Real / ADOL-C | bytes per op (Value) | Real tape: MB, write + read alone / plain | minimal tape / plain (Real / it) |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+print("| case | CPU | plain double | `ad::Real` (record + backward) | Real / plain | `value_and_grad` over Real / plain | `ad::Value` / plain | ADOL-C | Real / ADOL-C | bytes per op (Value) | Real tape: MB, write + read alone / plain | minimal tape / plain (Real / it) |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     if r["bench"] in ("scalar_rosenbrock", "scalar_chain"):
         name = "extended Rosenbrock" if r["bench"] == "scalar_rosenbrock" else "chain `x = sin(x)*0.5 + x*x*0.1`"
-        print(f"| {name}, n = 10^{len(str(r['n'])) - 1} | {r['plain_s'] * 1e3:.3g} ms | {r['ours_s'] * 1e3:.3g} ms | "
+        print(f"| {name}, n = 10^{len(str(r['n'])) - 1} | {cpu(r)} | {r['plain_s'] * 1e3:.3g} ms | {r['ours_s'] * 1e3:.3g} ms | "
               f"{ratio(r['ours_s'], r['plain_s'], '{:.1f}')}× | {ratio(r.get('functional_s'), r['plain_s'], '{:.1f}')}× | "
               f"{ratio(r.get('value_s'), r['plain_s'], '{:.1f}')}× | {f(r['adolc_s'] and r['adolc_s'] * 1e3)} ms | "
               f"{ratio(r['ours_s'], r['adolc_s'], '{:.3f}')} | {r['bytes_per_op']:.1f} | "
@@ -29,7 +33,7 @@ for r in rows:
               f"{ratio(r.get('reference_tape_s'), r['plain_s'], '{:.1f}')}× ({ratio(r['ours_s'], r.get('reference_tape_s'))}) |")
 for r in rows:
     if r["bench"] == "scalar_mlp":
-        print(f"\nScalar MLP 2-16-16-1, one sample forward + backward, neurons written with `dot` / as a running sum "
+        print(f"\nScalar MLP 2-16-16-1 ({cpu(r)}), one sample forward + backward, neurons written with `dot` / as a running sum "
               f"`acc = acc + w * a`: `ad::Real` {r['ours_us']:.2f} / {f(r.get('real_loop_us'), '{:.2f}')} µs, "
               f"`ad::Value` {f(r.get('value_dot_us'), '{:.2f}')} / {f(r.get('value_us'), '{:.2f}')} µs (micrograd: ~1750 µs).")
 
