@@ -295,6 +295,45 @@ TEST_CASE("cross_entropy: the fused first-order backward gives the same gradient
     }
 }
 
+TEST_CASE("cross_entropy over more classes than softmax keeps exponentials for (4096): loss and gradient") {
+    // Rows longer than 4096 take softmax's other path (exponentials computed twice); the forward's
+    // log-sum-exp and the softmax it keeps for the backward come from it too.
+    const std::int64_t n = 3, c = 5000;
+    const Tensor x = Tensor::randn(Shape{n, c}, f64, 21) * 4.0;
+    const Tensor labels = Tensor({7.0, 4999.0, 0.0});
+    for (double eps : {0.0, 0.1}) {
+        const Tensor loss = cross_entropy(x, labels, {.reduction = Reduction::None, .label_smoothing = eps});
+        const std::vector<double> xv = x.to_vector(), lv = loss.to_vector();
+        for (std::int64_t i = 0; i < n; ++i) {
+            double m = xv[i * c], z = 0, total = 0;
+            for (std::int64_t j = 0; j < c; ++j) m = std::max(m, xv[i * c + j]);
+            for (std::int64_t j = 0; j < c; ++j) {
+                z += std::exp(xv[i * c + j] - m);
+                total += xv[i * c + j];
+            }
+            const double picked = xv[i * c + static_cast<std::int64_t>(labels.to_vector()[i])];
+            const double expected = m + std::log(z) - (1 - eps) * picked - eps / c * total;
+            INFO("row ", i, ", eps ", eps);
+            CHECK(lv[i] == doctest::Approx(expected).epsilon(1e-12));
+        }
+        // ∂ mean loss / ∂x = (softmax(x) − q) / n, from the kept softmax, the same bits as recorded.
+        auto grad = [&](bool create_graph) {
+            Tensor xg = x.detach().clone().requires_grad_();
+            cross_entropy(xg, labels, {.label_smoothing = eps}).backward({.create_graph = create_graph});
+            return xg.grad().detach().to_vector();
+        };
+        const std::vector<double> fused = grad(false), recorded = grad(true), sm = softmax(x, 1).to_vector();
+        CHECK(fused == recorded);
+        for (std::int64_t i = 0; i < n; ++i) {
+            const auto picked = static_cast<std::int64_t>(labels.to_vector()[i]);
+            for (std::int64_t j : {std::int64_t(0), picked, c - 1}) {
+                const double q = (j == picked ? 1 - eps : 0.0) + eps / c;
+                CHECK(fused[i * c + j] == doctest::Approx((sm[i * c + j] - q) / n).epsilon(1e-12));
+            }
+        }
+    }
+}
+
 TEST_CASE("stability: logits of ±1000 give exact, finite losses and gradients") {
     // torch: s = [1000, −1000, 1000, −1000, 1000], q = [1, 0, 0, 1, 0.25]:
     //   F.binary_cross_entropy_with_logits(s, q, reduction='none') = [0, 0, 1000, 1000, 750], ∂s = σ(s) − q
