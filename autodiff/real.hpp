@@ -300,7 +300,7 @@ AD_REAL_UNARY(sqrt, std::sqrt(a), 1.0 / (v * 2.0))
 AD_REAL_UNARY(sin, std::sin(a), std::cos(a))
 AD_REAL_UNARY(cos, std::cos(a), -std::sin(a))
 AD_REAL_UNARY(tan, std::tan(a), v * v + 1.0)
-AD_REAL_UNARY(tanh, std::tanh(a), 1.0 - v * v)
+AD_REAL_UNARY(tanh, detail::tanh(a), 1.0 - v * v)
 AD_REAL_UNARY(sigmoid, a >= 0 ? 1.0 / (1.0 + std::exp(-a)) : std::exp(a) / (1.0 + std::exp(a)), v * (1.0 - v))
 AD_REAL_UNARY(relu, a <= 0 ? 0.0 : a, a <= 0 ? 0.0 : 1.0)  // NaN stays NaN and passes the gradient
 AD_REAL_UNARY(abs, std::fabs(a), a > 0 ? 1.0 : (a < 0 ? -1.0 : 0.0))

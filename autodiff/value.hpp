@@ -16,6 +16,7 @@
 //
 // Domain errors follow IEEE (log(-1) is NaN, 1/0 is inf) and never throw. Kinks use PyTorch's
 // subgradients: relu'(0) = 0, abs'(0) = 0, min/max split the gradient equally at ties.
+#include <autodiff/elementary.hpp>
 #include <autodiff/tape.hpp>
 
 #include <fmt/format.h>
@@ -279,7 +280,7 @@ inline Value sqrt(const Value& x) { return detail::record_unary(detail::Op::Sqrt
 inline Value sin(const Value& x) { return detail::record_unary(detail::Op::Sin, x, std::sin(x.value())); }          // cos x
 inline Value cos(const Value& x) { return detail::record_unary(detail::Op::Cos, x, std::cos(x.value())); }          // −sin x
 inline Value tan(const Value& x) { return detail::record_unary(detail::Op::Tan, x, std::tan(x.value())); }          // 1 + tan²x
-inline Value tanh(const Value& x) { return detail::record_unary(detail::Op::Tanh, x, std::tanh(x.value())); }       // 1 − tanh²x
+inline Value tanh(const Value& x) { return detail::record_unary(detail::Op::Tanh, x, detail::tanh(x.value())); }    // 1 − tanh²x
 inline Value sigmoid(const Value& x) {                                                                              // σ(1 − σ)
     const double v = x.value();
     const double s = v >= 0 ? 1.0 / (1.0 + std::exp(-v)) : std::exp(v) / (1.0 + std::exp(v));

@@ -1,5 +1,6 @@
 // Elementwise functions: forward, what they save, and backward side by side.
 // Backward formulas are written with tensor ops, so create_graph differentiates them again.
+#include <autodiff/elementary.hpp>
 #include <autodiff/kernels.hpp>
 #include <autodiff/ops/arithmetic.hpp>
 #include <autodiff/ops/compare.hpp>
@@ -67,7 +68,13 @@ Tensor cos(const Tensor& x) {  // ∂ = −sin x
 }
 
 Tensor tanh(const Tensor& x) {  // ∂ = 1 − y²
-    Tensor y = map(x, [](auto v) { return std::tanh(v); });
+    Tensor y = map(x, [](auto v) {
+        if constexpr (std::is_same_v<decltype(v), double>) {
+            return detail::tanh(v);  // the same bits as ad::Value's tanh (elementary.hpp)
+        } else {
+            return std::tanh(v);
+        }
+    });
     return record("tanh", y, {x}, [sy = save(y)](GradContext& g) {
         const Tensor t = sy.get();
         g.add(0, g.out() * (1.0 - t * t));
