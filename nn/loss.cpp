@@ -105,7 +105,7 @@ Tensor cross_entropy_grad(const Tensor& softmax, const Tensor& labels, double ep
 
 // Per-sample cross-entropy of logits [N, C] with class indices, one fused node:
 //   l_i = logsumexp(x_i) − Σ_j q_ij x_ij,   ∂l_i/∂x_i = softmax(x_i) − q_i.
-// The forward computes each row's softmax as softmax() does, with its log-sum-exp, and keeps it:
+// The forward computes the rows' softmax as softmax() does, with their log-sum-exp, and keeps it:
 // the backward needs no exponential (a 64-128-64-10 step computed 1280 of them, now 640: ~2.7 µs).
 // `labels` comes from class_indices.
 Tensor cross_entropy_indices(const Tensor& logits, const Tensor& labels, double eps) {
@@ -114,17 +114,18 @@ Tensor cross_entropy_indices(const Tensor& logits, const Tensor& labels, double 
     const double* label = labels.data<double>();
     Tensor out = Tensor::empty(Shape{n}, logits.dtype());
     Tensor sm = Tensor::empty(logits.shape(), logits.dtype());
+    const Tensor lse = Tensor::empty(Shape{n}, f64);  // each row's log-sum-exp
     detail::dispatch(logits.dtype(), [&]<class T>() {
         const T* x = xc.data<T>();
-        T* p = sm.data<T>();
         T* o = out.data<T>();
+        double* l = lse.data<double>();
+        detail::softmax_rows(x, sm.data<T>(), n, c, 1, c, false, l);
         for (std::int64_t i = 0; i < n; ++i) {
             const T* row = x + i * c;
-            double lse = 0, total = 0;
-            detail::softmax_row(row, p + i * c, c, 1, false, &lse);
+            double total = 0;
             for (std::int64_t j = 0; j < c; ++j) total += static_cast<double>(row[j]);
             const double picked = row[static_cast<std::int64_t>(label[i])];
-            o[i] = static_cast<T>(lse - (1.0 - eps) * picked - eps / static_cast<double>(c) * total);
+            o[i] = static_cast<T>(l[i] - (1.0 - eps) * picked - eps / static_cast<double>(c) * total);
         }
     });
     return detail::record("cross_entropy", out, {logits}, [sx = save(logits), sp = save(sm), labels, eps](GradContext& g) {

@@ -295,9 +295,10 @@ TEST_CASE("cross_entropy: the fused first-order backward gives the same gradient
     }
 }
 
-TEST_CASE("cross_entropy over more classes than softmax keeps exponentials for (4096): loss and gradient") {
-    // Rows longer than 4096 take softmax's other path (exponentials computed twice); the forward's
-    // log-sum-exp and the softmax it keeps for the backward come from it too.
+TEST_CASE("cross_entropy over more classes than one buffer of exponentials (512): loss and gradient") {
+    // Rows longer than detail::kExpChunk take softmax's other path (one row at a time, the
+    // exponentials computed twice); the forward's log-sum-exp and the softmax it keeps for the
+    // backward come from it too.
     const std::int64_t n = 3, c = 5000;
     const Tensor x = Tensor::randn(Shape{n, c}, f64, 21) * 4.0;
     const Tensor labels = Tensor({7.0, 4999.0, 0.0});

@@ -210,10 +210,18 @@ Tensor logsumexp(const Tensor& x, const Axes& axes, bool keepdim) {
     const Layout l = layout(x, ax, keepdim);
     Tensor y = reduce_rows(l, x.dtype(), [](const auto* p, std::int64_t n) {
         double m = -std::numeric_limits<double>::infinity();
-        for (std::int64_t i = 0; i < n; ++i) m = std::max<double>(m, p[i]);
+        for (std::int64_t i = 0; i < n; ++i) {  // std::max, with m in a register
+            const double v = p[i];
+            m = m < v ? v : m;
+        }
         if (std::isinf(m)) return m;  // all −inf (→ −inf) or some +inf (→ +inf)
-        double s = 0;
-        for (std::int64_t i = 0; i < n; ++i) s += std::exp(static_cast<double>(p[i]) - m);
+        double s = 0, e[detail::kExpChunk];  // the exponentials, vectorized (as kernels.hpp's softmax_rows)
+        for (std::int64_t i0 = 0; i0 < n; i0 += detail::kExpChunk) {
+            const std::int64_t len = std::min(detail::kExpChunk, n - i0);
+            for (std::int64_t k = 0; k < len; ++k) e[k] = static_cast<double>(p[i0 + k]) - m;
+            detail::exp_inplace(e, len);
+            for (std::int64_t k = 0; k < len; ++k) s += e[k];
+        }
         return m + std::log(s);
     });
     return detail::record("logsumexp", y, {x}, [sx = save(x), sy = save(y), keep = l.keep_shape](GradContext& g) {

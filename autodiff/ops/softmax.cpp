@@ -16,7 +16,9 @@ using detail::GradContext;
 using detail::save;
 
 namespace {
-// Applies the row kernel f(const T* in, T* out, n, stride) along `axis` of contiguous x.
+// Applies the rows kernel f(const T* in, T* out, rows, n, stride, step) along `axis` of
+// contiguous x: the last axis in one call (rows one after another), another axis in one call per
+// outer index (rows `inner` apart element to element, 1 apart row to row).
 template <class F>
 Tensor along_axis(const Tensor& x, int axis, F f) {
     const Tensor xc = x.detach().contiguous();
@@ -28,8 +30,11 @@ Tensor along_axis(const Tensor& x, int axis, F f) {
     detail::dispatch(x.dtype(), [&]<class T>() {
         const T* p = xc.data<T>();
         T* q = y.data<T>();
-        for (std::int64_t o = 0; o < outer; ++o)
-            for (std::int64_t i = 0; i < inner; ++i) f(p + o * n * inner + i, q + o * n * inner + i, n, inner);
+        if (inner == 1) {
+            f(p, q, outer, n, std::int64_t{1}, n);
+        } else {
+            for (std::int64_t o = 0; o < outer; ++o) f(p + o * n * inner, q + o * n * inner, inner, n, inner, std::int64_t{1});
+        }
     });
     return y;
 }
@@ -38,7 +43,9 @@ Tensor along_axis(const Tensor& x, int axis, F f) {
 Tensor softmax(const Tensor& x, std::int64_t axis_in) {
     if (x.shape().is_scalar_axis(axis_in)) return reshape(softmax(reshape(x, Shape{1}), 0), Shape{});  // 0-d: 1
     const int axis = x.shape().axis(axis_in, "softmax");
-    Tensor y = along_axis(x, axis, [](const auto* p, auto* q, std::int64_t n, std::int64_t s) { detail::softmax_row(p, q, n, s, false); });
+    Tensor y = along_axis(x, axis, [](const auto* p, auto* q, std::int64_t rows, std::int64_t n, std::int64_t s, std::int64_t step) {
+        detail::softmax_rows(p, q, rows, n, s, step, false);
+    });
     return detail::record("softmax", y, {x}, [sy = save(y), axis](GradContext& g) {
         const Tensor s = sy.get();
         const Tensor gs = g.out() * s;
@@ -49,7 +56,9 @@ Tensor softmax(const Tensor& x, std::int64_t axis_in) {
 Tensor log_softmax(const Tensor& x, std::int64_t axis_in) {
     if (x.shape().is_scalar_axis(axis_in)) return reshape(log_softmax(reshape(x, Shape{1}), 0), Shape{});  // 0-d: 0
     const int axis = x.shape().axis(axis_in, "log_softmax");
-    Tensor y = along_axis(x, axis, [](const auto* p, auto* q, std::int64_t n, std::int64_t s) { detail::softmax_row(p, q, n, s, true); });
+    Tensor y = along_axis(x, axis, [](const auto* p, auto* q, std::int64_t rows, std::int64_t n, std::int64_t s, std::int64_t step) {
+        detail::softmax_rows(p, q, rows, n, s, step, true);
+    });
     return detail::record("log_softmax", y, {x}, [sy = save(y), axis](GradContext& g) {
         g.add(0, g.out() - exp(sy.get()) * sum(g.out(), axis, true));
     });
