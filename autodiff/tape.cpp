@@ -75,6 +75,7 @@ Tape::~Tape() {
     std::free(op);
     std::free(stmt_jac);
     std::free(stmt_arg);
+    std::free(leaves.slots);
 }
 
 namespace {
@@ -94,6 +95,13 @@ void Tape::grow() {
     arg_b = grow_column(arg_b, n);
     op = grow_column(op, n);
     capacity = static_cast<std::uint32_t>(n);
+}
+
+void Tape::grow_leaves() {
+    if (leaves.cap >= 0xFFFFFFF0u) throw GraphError("tape: more than 4 billion leaf registrations in one graph");
+    const std::size_t n = leaves.cap == 0 ? 256 : std::min<std::size_t>(std::size_t(leaves.cap) * 2, 0xFFFFFFF0u);
+    leaves.slots = grow_column(leaves.slots, n);
+    leaves.cap = static_cast<std::uint32_t>(n);
 }
 
 void Tape::grow_stmt(std::size_t at_least) {

@@ -101,7 +101,20 @@ struct Tape {
     std::uint32_t stmt_capacity = 0;
 
     std::vector<double> consts;
-    std::vector<LeafData*> leaves;  // not owned; null once the leaf died
+    // Leaf pointers, not owned; null once the leaf died. A column like the others (not a
+    // std::vector) so that register_leaf's inline path holds no reallocation code.
+    struct LeafSlots {
+        LeafData** slots = nullptr;
+        std::uint32_t count = 0, cap = 0;
+        LeafData*& operator[](std::size_t i) { return slots[i]; }
+        LeafData* const& operator[](std::size_t i) const { return slots[i]; }
+        LeafData** data() { return slots; }
+        LeafData** begin() { return slots; }
+        LeafData** end() { return slots + count; }
+        std::size_t size() const { return count; }
+        void clear() { count = 0; }
+    } leaves;
+    void grow_leaves();
     std::vector<std::unique_ptr<TensorNode>> tensor_nodes;
     std::vector<std::pair<std::uint32_t, std::string>> labels;  // sparse, in entry order
     std::vector<std::pair<std::uint32_t, ScalarHook>> hooks;  // interior entries
@@ -139,8 +152,9 @@ struct Tape {
     }
     std::uint32_t register_leaf(LeafData* leaf) {
         leaf->registrations = leaf->epoch == epoch ? leaf->registrations + 1 : 1;
-        const auto slot = static_cast<std::uint32_t>(leaves.size());
-        leaves.push_back(leaf);
+        if (leaves.count == leaves.cap) grow_leaves();
+        const std::uint32_t slot = leaves.count++;
+        leaves.slots[slot] = leaf;
         leaf->epoch = epoch;
         leaf->node = push(Op::Leaf, leaf->value, slot, 0);
         return leaf->node;
