@@ -75,7 +75,6 @@ Tape::~Tape() {
     std::free(op);
     std::free(stmt_jac);
     std::free(stmt_arg);
-    std::free(leaves.slots);
 }
 
 namespace {
@@ -97,12 +96,15 @@ void Tape::grow() {
     capacity = static_cast<std::uint32_t>(n);
 }
 
-void Tape::grow_leaves() {
-    if (leaves.cap >= 0xFFFFFFF0u) throw GraphError("tape: more than 4 billion leaf registrations in one graph");
-    const std::size_t n = leaves.cap == 0 ? 256 : std::min<std::size_t>(std::size_t(leaves.cap) * 2, 0xFFFFFFF0u);
-    leaves.slots = grow_column(leaves.slots, n);
-    leaves.cap = static_cast<std::uint32_t>(n);
+template <class T>
+void Column<T>::grow() {
+    if (cap >= 0xFFFFFFF0u) throw GraphError("tape: more than 4 billion constants or leaf registrations in one graph");
+    const std::size_t n = cap == 0 ? 256 : std::min<std::size_t>(std::size_t(cap) * 2, 0xFFFFFFF0u);
+    items = grow_column(items, n);
+    cap = static_cast<std::uint32_t>(n);
 }
+template struct Column<double>;
+template struct Column<LeafData*>;
 
 void Tape::grow_stmt(std::size_t at_least) {
     const std::size_t need = std::size_t(stmt_size) + at_least;
