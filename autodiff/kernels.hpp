@@ -121,6 +121,13 @@ Tensor sum_to(const Tensor& g, const Shape& shape);
 // sum in index order, however the row was cut or grouped.
 inline constexpr std::int64_t kExpChunk = 512;
 
+// e[k] = exp(p[k·s] − m) for k < len, the difference taken in T.
+template <class T>
+void shifted_exps(const T* p, std::int64_t s, T m, double* e, std::int64_t len) {
+    for (std::int64_t k = 0; k < len; ++k) e[k] = static_cast<double>(p[k * s] - m);
+    exp_inplace(e, len);
+}
+
 template <class T>
 T row_max(const T* p, std::int64_t n, std::int64_t s) {  // std::max's order, m in a register
     T m = p[0];
@@ -150,8 +157,7 @@ void finish_softmax_row(const T* p, T* q, std::int64_t n, std::int64_t s, T m, d
     double buf[kExpChunk];
     for (std::int64_t j0 = 0; j0 < n; j0 += kExpChunk) {
         const std::int64_t len = std::min(kExpChunk, n - j0);
-        for (std::int64_t k = 0; k < len; ++k) buf[k] = static_cast<double>(p[(j0 + k) * s] - m);
-        exp_inplace(buf, len);
+        shifted_exps(p + j0 * s, s, m, buf, len);
         for (std::int64_t k = 0; k < len; ++k) q[(j0 + k) * s] = static_cast<T>(buf[k] * inv);
     }
 }
@@ -172,8 +178,7 @@ void softmax_rows(const T* p, T* q, std::int64_t rows, std::int64_t n, std::int6
             double z = 0;
             for (std::int64_t j0 = 0; j0 < n; j0 += kExpChunk) {
                 const std::int64_t len = std::min(kExpChunk, n - j0);
-                for (std::int64_t k = 0; k < len; ++k) e[k] = static_cast<double>(row[(j0 + k) * s] - m);
-                exp_inplace(e, len);
+                shifted_exps(row + j0 * s, s, m, e, len);
                 for (std::int64_t k = 0; k < len; ++k) z += e[k];
             }
             finish_softmax_row(row, q + r * step, n, s, m, z, nullptr, log_form, lse != nullptr ? lse + r : nullptr);
@@ -189,7 +194,7 @@ void softmax_rows(const T* p, T* q, std::int64_t rows, std::int64_t n, std::int6
             m[k] = row_max(row, n, s);
             for (std::int64_t j = 0; j < n; ++j) e[k * n + j] = static_cast<double>(row[j * s] - m[k]);
         }
-        exp_inplace(e, g * n);
+        exp_inplace(e, g * n);  // the group's rows in one call
         for (std::int64_t k = 0; k < g; ++k) {
             double z = 0;
             for (std::int64_t j = 0; j < n; ++j) z += e[k * n + j];
