@@ -3,6 +3,8 @@
 #   make test     every test suite; the last line is "N passed, N failed"
 #   make bench    benchmarks against PyTorch, libtorch and ADOL-C; writes bench/results/latest.jsonl
 #   make fuzz     libFuzzer targets (FUZZ_SECONDS per target, default 600)
+# demo, test and bench export OPENBLAS_CORETYPE when it is unset and OpenBLAS would pick kernels
+# narrower than the CPU runs (tools/openblas-env.sh).
 BUILD ?= build
 MESON_FLAGS ?=
 FUZZ_SECONDS ?= 600
@@ -22,10 +24,10 @@ build: deps $(BUILD)/build.ninja
 demo: deps
 	@bash tools/install-deps.sh data || echo "demo: could not install the dataset; the demo will use synthetic data"
 	@$(MAKE) --no-print-directory build
-	./$(BUILD)/examples/fashion_mnist --out results/fashion_mnist
+	@. tools/openblas-env.sh $(BUILD); ./$(BUILD)/examples/fashion_mnist --out results/fashion_mnist
 
 test: build
-	@meson test -C $(BUILD) --print-errorlogs --num-processes 2 --no-rebuild > $(BUILD)/test-output.txt 2>&1; rc=$$?; \
+	@. tools/openblas-env.sh $(BUILD); meson test -C $(BUILD) --print-errorlogs --num-processes 2 --no-rebuild > $(BUILD)/test-output.txt 2>&1; rc=$$?; \
 	  tail -n 30 $(BUILD)/test-output.txt; bash tools/test-summary.sh $(BUILD) $$rc; exit $$rc
 
 bench: deps

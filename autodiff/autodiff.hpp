@@ -10,6 +10,7 @@
 //   to_dot     graph pictures (Graphviz DOT)                   dot.hpp
 //   NoGrad, GraphScope, AnomalyMode guards                    value.hpp
 #include <autodiff/backward.hpp>
+#include <autodiff/blas_kernels.hpp>
 #include <autodiff/custom_op.hpp>
 #include <autodiff/dot.hpp>
 #include <autodiff/error.hpp>

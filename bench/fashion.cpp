@@ -127,6 +127,9 @@ int main(int argc, char** argv) {
     fmt::print("threads: ours OpenBLAS {} (openblas_get_num_threads() = {}); PyTorch torch.set_num_threads({}), "
                "OPENBLAS_NUM_THREADS={}\n",
                threads, openblas_get_num_threads(), anchor_threads, anchor_blas_threads);
+    const ad::BlasKernels kernels = ad::blas_kernels();
+    fmt::print("OpenBLAS kernels: {} ({}, for us and PyTorch; the CPU's widest: {})\n", kernels.in_use,
+               kernels.forced ? "OPENBLAS_CORETYPE set" : "OpenBLAS's own detection", kernels.best);
 
     Side ours, pt;
     const bool have_data = nn::fashion_mnist_available(dir);
@@ -168,10 +171,10 @@ int main(int argc, char** argv) {
     if (pt.blas_threads) fmt::print("PyTorch reported OpenBLAS threads: {}\n", *pt.blas_threads);
     fmt::print("JSON {{\"bench\":\"fashion_e2e\",\"ours_s\":{},\"ours_acc\":{},\"ours_rss_mb\":{},\"torch_s\":{},"
                "\"torch_acc\":{},\"torch_rss_mb\":{},\"epochs\":{},\"batch\":{},\"threads\":{},\"anchor_threads\":{},\"anchor_blas_threads\":{},"
-               "\"ratio_torch\":{},\"data\":{}}}\n",
+               "\"ratio_torch\":{},\"data\":{},\"openblas_core\":\"{}\"}}\n",
                num(ours.seconds), num(ours.accuracy), num(ours.rss_mb, "{:.1f}"), num(pt.seconds), num(pt.accuracy),
                num(pt.rss_mb, "{:.1f}"), epochs, batch, threads, anchor_threads, anchor_blas_threads,
                ours.seconds && pt.seconds && *pt.seconds > 0 ? fmt::format("{:.4g}", *ours.seconds / *pt.seconds) : "null",
-               have_data ? "true" : "false");
+               have_data ? "true" : "false", kernels.in_use);
     return 0;
 }

@@ -310,8 +310,12 @@ int main(int argc, char** argv) {
                "OPENBLAS_NUM_THREADS={} (each anchor reported at its fastest; the pt/lt blas columns say which)\n",
                threads, openblas_get_num_threads(), anchor_threads, fmt::join(blas_settings, " or "));
     const char* coretype = std::getenv("OPENBLAS_CORETYPE");
-    fmt::print("OpenBLAS kernels: {}\n", coretype ? fmt::format("OPENBLAS_CORETYPE={} (for us and the anchors)", coretype)
-                                                 : std::string("OpenBLAS's own detection (OPENBLAS_CORETYPE unset)"));
+    const ad::BlasKernels kernels = ad::blas_kernels();
+    fmt::print("OpenBLAS kernels: {} ({}; the CPU's widest: {})\n", kernels.in_use,
+               coretype ? fmt::format("OPENBLAS_CORETYPE={}, for us and the anchors", coretype)
+                        : std::string("OpenBLAS's own detection, OPENBLAS_CORETYPE unset"),
+               kernels.best);
+    if (const std::string advice = kernels.advice(); !advice.empty()) fmt::print("note: {}\n", advice);
     fmt::print("malloc: {}\n", tuned ? fmt::format("glibc mmap threshold {} MiB, trim threshold {} MiB for all (--malloc tuned)",
                                                    kMmapThreshold >> 20, kTrimThreshold >> 20)
                                      : std::string("glibc defaults (--malloc default)"));
@@ -374,11 +378,11 @@ int main(int argc, char** argv) {
             "{{\"bench\":\"mlp_step\",\"config\":\"{}\",\"ours_us\":{:.2f},\"torch_us\":{},\"libtorch_us\":{},"
             "\"sgemm_gflops\":{:.4g},\"ours_gflops\":{:.4g},\"torch_gflops\":{},\"ratio_torch\":{},\"ratio_libtorch\":{},"
             "\"sgemm_us\":{:.2f},\"gemm_floor_us\":{:.2f},\"gemm_floor_threads_us\":{:.2f},\"gemm_floor_one_thread_us\":{:.2f},\"gemm_floor_engine_us\":{:.2f},\"batch\":{},\"sizes\":[{}],\"flops\":{:.6g},\"threads\":{},"
-            "\"openblas_coretype\":{},\"anchor_threads\":{},\"torch_blas_threads\":{},\"libtorch_blas_threads\":{},\"malloc\":\"{}\",\"reps\":{},\"first_loss\":{:.6g},\"last_loss\":{:.6g}}}",
+            "\"openblas_coretype\":{},\"openblas_core\":\"{}\",\"anchor_threads\":{},\"torch_blas_threads\":{},\"libtorch_blas_threads\":{},\"malloc\":\"{}\",\"reps\":{},\"first_loss\":{:.6g},\"last_loss\":{:.6g}}}",
             c.name, ours_us, num(pt.us, "{:.2f}"), num(lt.us, "{:.2f}"), sgemm_gflops, *gflops(ours_us), num(gflops(pt.us)),
             num(ratio(pt.us), "{:.4g}"), num(ratio(lt.us), "{:.4g}"), sgemm_s * 1e6, floor_s * 1e6, sgemm.needed_s * 1e6, sgemm.needed_one_thread_s * 1e6,
             sgemm.needed_engine_s * 1e6, c.batch,
-            fmt::join(c.sizes, ","), flops, threads, coretype ? fmt::format("\"{}\"", coretype) : "null", anchor_threads,
+            fmt::join(c.sizes, ","), flops, threads, coretype ? fmt::format("\"{}\"", coretype) : "null", kernels.in_use, anchor_threads,
             pt.blas_threads ? fmt::format("{}", *pt.blas_threads) : "null",
             lt.blas_threads ? fmt::format("{}", *lt.blas_threads) : "null", malloc_policy, reps, ours.first_loss, ours.last_loss));
     }

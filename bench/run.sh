@@ -45,6 +45,9 @@ while [[ $# -gt 0 ]]; do
 done
 [[ $threads =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --threads must be a positive integer, got '$threads'" >&2; exit 2; }
 [[ -d $build/bench ]] || { echo "run.sh: $build/bench not found (configure and build first: meson setup $build && ninja -C $build)" >&2; exit 2; }
+# The widest OpenBLAS kernels this CPU runs, for us and the anchors alike, unless OPENBLAS_CORETYPE
+# is set (see autodiff/blas_kernels.hpp); bench_mlp and bench_fashion print and record the kernels.
+. "$here/../tools/openblas-env.sh" "$build"
 
 if [[ $quick == 1 ]]; then
     scalar_args=(--quick)

@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
     app.add_flag("--synthetic", synthetic, "train on the built-in synthetic data set");
     CLI11_PARSE(app, argc, argv);
     openblas_set_num_threads(threads);
+    // Debian's OpenBLAS may pick kernels narrower than this CPU runs (autodiff/blas_kernels.hpp).
+    if (const std::string advice = ad::blas_kernels().advice(); !advice.empty()) fmt::print(stderr, "note: {}\n", advice);
 
     // ---- data -------------------------------------------------------------------------------
     std::shared_ptr<const nn::Dataset> train, test;
