@@ -516,6 +516,26 @@ TEST_CASE("the tape rewinds when a loop of tensor computations ends") {
     CHECK(W.grad().shape() == Shape{4, 3});
 }
 
+// Checks c = x·y (2-d, float) against sums in double, entry by entry.
+static void check_product(const Tensor& c_in, const Tensor& x_in, const Tensor& y_in) {
+    const Tensor c = c_in.contiguous(), x = x_in.contiguous(), y = y_in.contiguous();
+    const std::int64_t rows = x.shape()[0], inner = x.shape()[1], cols = y.shape()[1];
+    REQUIRE(c.shape() == Shape{rows, cols});
+    const float *cp = c.data<float>(), *xp = x.data<float>(), *yp = y.data<float>();
+    int bad = 0;
+    for (std::int64_t i = 0; i < rows; ++i)
+        for (std::int64_t j = 0; j < cols; ++j) {
+            double s = 0, mag = 0;
+            for (std::int64_t q = 0; q < inner; ++q) {
+                const double t = static_cast<double>(xp[i * inner + q]) * yp[q * cols + j];
+                s += t;
+                mag += std::fabs(t);
+            }
+            if (!(std::fabs(cp[i * cols + j] - s) <= 1e-5 * mag + 1e-6)) ++bad;
+        }
+    CHECK(bad == 0);
+}
+
 // A product cut into blocks over the engine's threads (ops/linalg.cpp) writes each block of a fresh,
 // recycled buffer: whatever the buffer held before must not leak into the result. Checked for
 // matmul's forward, the 3-d batched path, and linear's backward (∂W = Gᵀx), against sums in
@@ -525,24 +545,6 @@ TEST_CASE("threaded products into recycled buffers ignore what the buffers held"
     const std::int64_t m = 96, k = 300, n = 256;  // 7.4M multiply-adds: above the single-thread bound
     const Tensor a = Tensor::randn(Shape{m, k}, ad::f32, 11), b = Tensor::randn(Shape{k, n}, ad::f32, 12);
     const double nan = std::numeric_limits<double>::quiet_NaN();
-    auto check_product = [&](const Tensor& c_in, const Tensor& x_in, const Tensor& y_in) {
-        const Tensor c = c_in.contiguous(), x = x_in.contiguous(), y = y_in.contiguous();
-        const std::int64_t rows = x.shape()[0], inner = x.shape()[1], cols = y.shape()[1];
-        REQUIRE(c.shape() == Shape{rows, cols});
-        const float *cp = c.data<float>(), *xp = x.data<float>(), *yp = y.data<float>();
-        int bad = 0;
-        for (std::int64_t i = 0; i < rows; ++i)
-            for (std::int64_t j = 0; j < cols; ++j) {
-                double s = 0, mag = 0;
-                for (std::int64_t q = 0; q < inner; ++q) {
-                    const double t = static_cast<double>(xp[i * inner + q]) * yp[q * cols + j];
-                    s += t;
-                    mag += std::fabs(t);
-                }
-                if (!(std::fabs(cp[i * cols + j] - s) <= 1e-5 * mag + 1e-6)) ++bad;
-            }
-        CHECK(bad == 0);
-    };
     { Tensor junk = Tensor::full(Shape{m, n}, nan, ad::f32); }
     check_product(ad::matmul(a, b), a, b);
 
@@ -556,4 +558,25 @@ TEST_CASE("threaded products into recycled buffers ignore what the buffers held"
     const Tensor G = ad::narrow(b, 0, 0, m);  // [m, n]
     ad::sum(ad::linear(a, W, Tensor()) * G).backward();  // ∂W = Gᵀ a
     check_product(W.grad(), ad::transpose(G, 0, 1), a);
+}
+
+// With OpenBLAS's AVX-512 kernel sets, A·Bᵀ of up to 10^6 multiply-adds whose C has more than 1200
+// entries or whose k is below 32 is multiplied as A·(a copy of Bᵀ) (ops/linalg.cpp,
+// transpose_b_first); with other kernel sets directly. Either way the products must be right:
+// linear's forward (x·Wᵀ, with and without bias), matmul with a transposed view, and a B whose rows
+// are strided (a column slice), in float against sums in double and in double against gradcheck.
+TEST_CASE("A·Bᵀ products, through a copy of Bᵀ or not, agree with sums in double") {
+    const Tensor x = Tensor::randn(Shape{64, 64}, ad::f32, 21), W = Tensor::randn(Shape{128, 64}, ad::f32, 22);
+    const Tensor b = Tensor::randn(Shape{128}, ad::f32, 23);
+    check_product(ad::linear(x, W, Tensor()), x, ad::transpose(W, 0, 1));  // 64·128 entries, k = 64
+    check_product(ad::linear(x, W, b) - b, x, ad::transpose(W, 0, 1));     // the bias path (beta = 1)
+    const Tensor small_k = Tensor::randn(Shape{5, 7}, ad::f32, 24), Bk = Tensor::randn(Shape{3, 7}, ad::f32, 25);
+    check_product(ad::matmul(small_k, ad::transpose(Bk, 0, 1)), small_k, ad::transpose(Bk, 0, 1));  // k = 7 < 32
+    const Tensor wide = Tensor::randn(Shape{40, 100}, ad::f32, 26);
+    const Tensor strided = ad::narrow(wide, 1, 10, 64);  // [40, 64], rows 100 apart
+    check_product(ad::matmul(x, ad::transpose(strided, 0, 1)), x, ad::transpose(strided, 0, 1));
+    const Tensor xd = Tensor::randn(Shape{6, 5}, ad::f64, 27).requires_grad_();
+    const Tensor Wd = Tensor::randn(Shape{4, 5}, ad::f64, 28).requires_grad_();
+    const Tensor bd = Tensor::randn(Shape{4}, ad::f64, 29).requires_grad_();
+    CHECK(ad::gradcheck([](const std::vector<Tensor>& in) { return ad::linear(in[0], in[1], in[2]); }, {xd, Wd, bd}));
 }
