@@ -10,8 +10,10 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <regex>
 #include <set>
+#include <span>
 
 using namespace ad::testing;
 using ad::Tensor;
@@ -268,6 +270,47 @@ TEST_CASE("relu keeps NaNs and passes their gradient, as PyTorch (first order an
         CHECK(v[3] == 2.0);
         ad::sum(y * Tensor({3.0, 3.0, 3.0, 3.0})).backward({.create_graph = create_graph});
         CHECK(x.grad().to_vector() == std::vector<double>{3, 0, 0, 3});
+    }
+}
+
+// relu's loops are compiled per instruction set (ops/unary.cpp): whichever clone runs, every
+// element must follow the rule, including the vector body and its tail, −0, NaN and ±inf, and a
+// gradient that arrives as a broadcast view (the general path).
+TEST_CASE("relu's vectorized loops: every element, both dtypes, forward and first-order backward") {
+    for (const ad::DType dt : {ad::f32, ad::f64}) {
+        const std::int64_t n = 1037;  // a vector body and an odd tail for every width
+        std::vector<double> xs(static_cast<std::size_t>(n)), gs(xs.size());
+        for (std::size_t i = 0; i < xs.size(); ++i) {
+            xs[i] = std::sin(0.7 * static_cast<double>(i)) * 3.0;
+            gs[i] = 1.0 + static_cast<double>(i % 13);
+        }
+        xs[5] = -0.0;
+        xs[6] = 0.0;
+        xs[7] = std::nan("");
+        xs[8] = std::numeric_limits<double>::infinity();
+        xs[n - 1] = -std::numeric_limits<double>::infinity();
+        xs[n - 2] = 1e-30;
+        Tensor x = Tensor::from_data(std::span<const double>(xs), ad::Shape{n}).to(dt).requires_grad_();
+        const Tensor g = Tensor::from_data(std::span<const double>(gs), ad::Shape{n}).to(dt);
+        const Tensor y = ad::relu(x);
+        ad::sum(y * g).backward();
+        const std::vector<double> yv = y.to_vector(), dv = x.grad().to_vector();
+        const std::vector<double> xr = x.detach().to_vector(), gr = g.to_vector();  // as rounded to dt
+        int bad = 0;
+        for (std::size_t i = 0; i < xs.size(); ++i) {
+            const double want_y = xr[i] <= 0 ? 0.0 : xr[i], want_d = want_y <= 0 ? 0.0 : gr[i];
+            const bool y_ok = std::isnan(want_y) ? std::isnan(yv[i]) : yv[i] == want_y && !std::signbit(yv[i]) ;
+            if (!y_ok || dv[i] != want_d) ++bad;
+        }
+        CHECK(bad == 0);
+        // A gradient that reaches relu as a broadcast (expanded) view takes the general path.
+        Tensor x2 = Tensor::from_data(std::span<const double>(xs), ad::Shape{n}).to(dt).requires_grad_();
+        ad::sum(ad::relu(x2)).backward();
+        const std::vector<double> d2 = x2.grad().to_vector();
+        int bad2 = 0;
+        for (std::size_t i = 0; i < xs.size(); ++i)
+            if (d2[i] != (xr[i] > 0 || std::isnan(xr[i]) ? 1.0 : 0.0)) ++bad2;
+        CHECK(bad2 == 0);
     }
 }
 

@@ -2,6 +2,7 @@
 // Backward formulas are written with tensor ops, so create_graph differentiates them again.
 #include <autodiff/elementary.hpp>
 #include <autodiff/kernels.hpp>
+#include <autodiff/multiversion.hpp>
 #include <autodiff/ops/arithmetic.hpp>
 #include <autodiff/ops/compare.hpp>
 #include <autodiff/ops/unary.hpp>
@@ -89,13 +90,41 @@ Tensor sigmoid(const Tensor& x) {  // ∂ = y(1 − y)
     });
 }
 
+namespace {
+// relu's two loops, both passes of every ReLU network's training step, compiled for AVX-512, AVX2
+// and the baseline (multiversion.hpp; a compare and a select: the clones give the same bits).
+// The 64-128-64-10 step (12288 activations each way, Intel AVX-512) went from 59.8–61.1 to
+// 57.1–58.6 µs (3 alternating rounds of 20000 steps); an earlier try on AMD Zen 4 had shown nothing.
+template <class T>
+AD_ALWAYS_INLINE inline void relu_loop(const T* __restrict x, T* __restrict y, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] <= T(0) ? T(0) : x[i];
+}
+template <class T>
+AD_ALWAYS_INLINE inline void relu_grad_loop(const T* __restrict g, const T* __restrict y, T* __restrict out, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) out[i] = y[i] <= T(0) ? T(0) : g[i];
+}
+AD_MULTIVERSION void relu_forward(const float* x, float* y, std::int64_t n) { relu_loop(x, y, n); }
+AD_MULTIVERSION void relu_forward(const double* x, double* y, std::int64_t n) { relu_loop(x, y, n); }
+AD_MULTIVERSION void relu_backward(const float* g, const float* y, float* out, std::int64_t n) { relu_grad_loop(g, y, out, n); }
+AD_MULTIVERSION void relu_backward(const double* g, const double* y, double* out, std::int64_t n) { relu_grad_loop(g, y, out, n); }
+}  // namespace
+
 // y = x where x > 0, else 0; NaN stays NaN (PyTorch). ∂ = 0 where y <= 0, else 1 (so relu'(0) = 0
 // and a NaN passes the gradient, as PyTorch's threshold_backward).
 Tensor relu(const Tensor& x) {
-    Tensor y = map(x, [](auto v) { return v <= 0 ? decltype(v)(0) : v; });
+    const Tensor xc = x.is_contiguous() ? x : x.detach().contiguous();
+    Tensor y = Tensor::empty(x.shape(), x.dtype());
+    detail::dispatch(x.dtype(), [&]<class T>() { relu_forward(xc.data<T>(), y.data<T>(), y.numel()); });
     return record("relu", y, {x}, [sy = save(y)](GradContext& g) {
         if (!g.create_graph()) {  // one pass
-            g.add(0, detail::zip(g.out(), sy.get(), "relu", [](auto gv, auto yv) { return yv <= 0 ? decltype(gv)(0) : gv; }));
+            const Tensor go = g.out(), yv = sy.get();
+            if (go.is_contiguous() && go.shape() == yv.shape() && go.dtype() == yv.dtype()) {
+                Tensor dx = Tensor::empty(yv.shape(), yv.dtype());
+                detail::dispatch(yv.dtype(), [&]<class T>() { relu_backward(go.data<T>(), yv.data<T>(), dx.data<T>(), dx.numel()); });
+                g.add(0, std::move(dx));
+            } else {
+                g.add(0, detail::zip(go, yv, "relu", [](auto gv, auto yv) { return yv <= 0 ? decltype(gv)(0) : gv; }));
+            }
             return;
         }
         g.add(0, g.out() * mask_not_le(sy.get(), 0.0));  // recorded: differentiable again
