@@ -128,6 +128,12 @@ void shifted_exps(const T* p, std::int64_t s, T m, double* e, std::int64_t len) 
     exp_inplace(e, len);
 }
 
+// A row's max as the softmax shifts by it: a row of −inf gives 0 (avoids −inf − −inf).
+template <class T>
+T shift_of_max(T m) {
+    return std::isinf(m) && m < 0 ? T(0) : m;
+}
+
 template <class T>
 T row_max(const T* p, std::int64_t n, std::int64_t s) {  // std::max's order, m in a register
     T m = p[0];
@@ -135,7 +141,7 @@ T row_max(const T* p, std::int64_t n, std::int64_t s) {  // std::max's order, m 
         const T v = p[j * s];
         m = m < v ? v : m;
     }
-    return std::isinf(m) && m < 0 ? T(0) : m;  // a row of −inf: avoid −inf − −inf
+    return shift_of_max(m);
 }
 
 // From the row's max m and sum z of exponentials: its log-sum-exp, and the log-softmax (e unused)
@@ -185,22 +191,34 @@ void softmax_rows(const T* p, T* q, std::int64_t rows, std::int64_t n, std::int6
         }
         return;
     }
+    // Short rows: a group's maxima and sums run column by column, one chain per row side by side,
+    // instead of one row's chain (each step waiting on the last) after another. Each row still
+    // takes its max and adds its exponentials in its own order, so the bits are those of a row
+    // alone. Cross-entropy's forward on 64×10 logits: 3.83–3.93 -> 3.54–3.64 µs (6 alternating runs).
     const std::int64_t group = kExpChunk / n;  // rows per exp_inplace call
     T m[kExpChunk];
+    double z[kExpChunk];
     for (std::int64_t r0 = 0; r0 < rows; r0 += group) {
         const std::int64_t g = std::min(group, rows - r0);
+        const T* base = p + r0 * step;
+        for (std::int64_t k = 0; k < g; ++k) m[k] = base[k * step];
+        for (std::int64_t j = 1; j < n; ++j)
+            for (std::int64_t k = 0; k < g; ++k) {
+                const T v = base[k * step + j * s];
+                m[k] = m[k] < v ? v : m[k];
+            }
         for (std::int64_t k = 0; k < g; ++k) {
-            const T* row = p + (r0 + k) * step;
-            m[k] = row_max(row, n, s);
+            const T* row = base + k * step;
+            m[k] = shift_of_max(m[k]);
             for (std::int64_t j = 0; j < n; ++j) e[k * n + j] = static_cast<double>(row[j * s] - m[k]);
         }
         exp_inplace(e, g * n);  // the group's rows in one call
-        for (std::int64_t k = 0; k < g; ++k) {
-            double z = 0;
-            for (std::int64_t j = 0; j < n; ++j) z += e[k * n + j];
-            finish_softmax_row(p + (r0 + k) * step, q + (r0 + k) * step, n, s, m[k], z, e + k * n, log_form,
+        std::fill(z, z + g, 0.0);
+        for (std::int64_t j = 0; j < n; ++j)
+            for (std::int64_t k = 0; k < g; ++k) z[k] += e[k * n + j];
+        for (std::int64_t k = 0; k < g; ++k)
+            finish_softmax_row(p + (r0 + k) * step, q + (r0 + k) * step, n, s, m[k], z[k], e + k * n, log_form,
                                lse != nullptr ? lse + r0 + k : nullptr);
-        }
     }
 }
 
