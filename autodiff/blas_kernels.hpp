@@ -13,8 +13,8 @@
 //     if (auto a = k.advice(); !a.empty()) fmt::print(stderr, "{}\n", a);
 //
 // The engine never sets OPENBLAS_CORETYPE itself: a user's setting is kept as it is, and advice()
-// says nothing when it is set. `tools/openblas-env.sh` (used by `make demo`, `make bench`,
-// `bench/run.sh` and CI) exports the suggestion when the variable is unset.
+// says nothing when it is set. `tools/openblas-env.sh` (used by `make demo`, `make test`,
+// `make bench`, `bench/run.sh` and CI) exports the suggestion when the variable is unset.
 #include <string>
 #include <string_view>
 

@@ -1,6 +1,7 @@
 #pragma once
-// Linear algebra on OpenBLAS: matrix products (transposed operands are passed to BLAS as flags,
-// never copied) and the outer product.
+// Linear algebra on OpenBLAS: matrix products (transposed operands are passed to BLAS as flags;
+// the one copy is Bᵀ in small A·Bᵀ products with OpenBLAS's AVX-512 kernels, see linalg.cpp's
+// transpose_b_first) and the outer product.
 #include <autodiff/tensor.hpp>
 
 namespace ad {
