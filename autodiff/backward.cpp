@@ -310,7 +310,12 @@ void fast_sweep(Tape& t, std::uint32_t root, std::uint32_t lo, std::vector<doubl
         for (std::uint32_t i = hi; i-- > lo;) {
             const Op o = op[i];
             const double g = c.adj[i];
-            if (o >= Op::Add && o < Op::FromTensor) [[likely]] {
+            if (o == Op::Stmt) [[likely]] {  // ad::Real's statements: the common entry, tested first
+                if (g == 0.0) continue;
+                if constexpr (Released) slow.entry(i);
+                c.adj[i] = 0.0;
+                c.stmt(A[i], B[i], g);
+            } else if (o >= Op::Add && o < Op::FromTensor) {
                 if (g == 0.0) continue;
                 if constexpr (Released) slow.entry(i);  // throws the released-graph error
                 c.adj[i] = 0.0;

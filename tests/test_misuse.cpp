@@ -93,6 +93,16 @@ TEST_CASE("backward twice through a released graph") {
         EXPECT_ERROR(ad::GraphError, f.backward(), "backward", "second time", "retain_graph");
         CHECK(x.grad() == g);  // the failed call accumulated nothing
     }
+    SUBCASE("an ad::Real statement (the sweep's statement path)") {
+        ad::Real x = 2.0, y = 0.5;
+        ad::Real f = sin(x) * y + x * x;
+        ad::Real h = f * f;
+        h.backward();
+        const double g = x.grad();
+        CHECK(g == doctest::Approx(2.0 * f.value() * (std::cos(2.0) * 0.5 + 4.0)));
+        EXPECT_ERROR(ad::GraphError, h.backward(), "backward", "second time", "retain_graph");
+        CHECK(x.grad() == g);
+    }
     SUBCASE("tensor") {
         Tensor x = leaf({1.0, 2.0, 3.0});
         Tensor f = sum(exp(x));
