@@ -320,6 +320,9 @@ void fast_sweep(Tape& t, std::uint32_t root, std::uint32_t lo, std::vector<doubl
                 if constexpr (Released) slow.entry(i);  // throws the released-graph error
                 c.adj[i] = 0.0;
                 scalar_backward<double>(c, o, i, A[i], B[i], g);
+            } else if (o == Op::Const) {  // a dot's constant partner: nothing to pass on
+                if constexpr (Released) slow.entry(i);
+                c.adj[i] = 0.0;
             } else if (o == Op::Leaf && accumulate && leaves[A[i]] && !leaves[A[i]]->extras) {
                 leaves[A[i]]->grad += g;  // a plain leaf (no hooks): accumulate inline
                 c.adj[i] = 0.0;

@@ -21,8 +21,9 @@
 // The elementary functions, their derivatives and their kinks are those of value.hpp
 // (relu'(0) = 0, abs'(0) = 0, min/max split at ties); a partial that is exactly 0 is not stored,
 // and the partials of an operand repeated next to itself (x * x) are stored as one.
-// dot(w, x) and sum(x) over spans of Reals are operands too: `ad::Real y = tanh(b + dot(w, x));`
-// records a whole neuron as one entry with 2n + 1 partials.
+// dot(w, x) and sum(x) over spans of Reals are one n-ary entry each, listing their arguments'
+// entries (a dot's partials are the other side's values, already on the tape), and one operand of
+// a statement: `ad::Real y = tanh(b + dot(w, x));` records a whole neuron as two entries.
 #include <autodiff/value.hpp>
 
 #include <cmath>
@@ -165,43 +166,14 @@ public:
     }
 };
 
-namespace detail {
-// Σ_k x[k]·y[k] (a dot product) or Σ_k x[k] (a sum) over spans of Reals, as one operand of a
-// statement whatever their length: its partials are y[k] and x[k], or 1 each (Stan's
-// dot_product and sum). `tanh(b + dot(w, x))`, a whole neuron, is then one tape entry.
-struct RealSpanSum : RealExpressionTag {
-    std::span<const Real> x, y;  // y is unused for a sum
-    bool products;
-    double v;
-    std::size_t operands() const noexcept { return products ? 2 * x.size() : x.size(); }
-    double value() const noexcept { return v; }
-    void push(Tape& t, StmtWriter& w, double m) const {
-        if (products) {
-            for (std::size_t k = 0; k < x.size(); ++k) {
-                x[k].push(t, w, m * y[k].value());
-                y[k].push(t, w, m * x[k].value());
-            }
-        } else {
-            for (const Real& r : x) r.push(t, w, m);
-        }
-    }
-    operator Value() const { return record_statement(*this); }
-};
-}  // namespace detail
-
-// dot(x, y) = Σ x[k]·y[k], summed in index order; sum(x) = Σ x[k]. Expressions like any other
-// (assign them to a Real); sizes that differ are an ad::ShapeError.
-inline detail::RealSpanSum dot(std::span<const Real> x, std::span<const Real> y) {
-    detail::check_dot_sizes(x.size(), y.size());
-    double v = 0.0;
-    for (std::size_t k = 0; k < x.size(); ++k) v += x[k].value() * y[k].value();
-    return {{}, x, y, true, v};
-}
-inline detail::RealSpanSum sum(std::span<const Real> x) {
-    double v = 0.0;
-    for (const Real& r : x) v += r.value();
-    return {{}, x, {}, false, v};
-}
+// dot(x, y) = Σ x[k]·y[k] and sum(x) = Σ x[k] over spans of Reals, summed in index order: Value's
+// n-ary entries (value.hpp), one entry however long the spans, returned as a Real that any
+// statement takes as one operand. A dot product's partials are the values of the other side,
+// already on the tape, so the entry lists argument entries only (4 bytes each, no partials), and
+// `ad::Real y = tanh(b + dot(w, x));` records a whole neuron as two entries. Sizes that differ
+// are an ad::ShapeError; empty spans, or nothing that requires grad, give a constant.
+Real dot(std::span<const Real> x, std::span<const Real> y);
+Real sum(std::span<const Real> x);
 
 // Arithmetic: each builds an expression; nothing is recorded until it is assigned to a Real.
 template <RealOperand X, RealOperand Y>

@@ -3,6 +3,7 @@
 #include <autodiff/kernels.hpp>
 #include <autodiff/ops/elementwise.hpp>
 #include <autodiff/ops/reduce.hpp>
+#include <autodiff/real.hpp>
 #include <autodiff/tensor_node.hpp>
 #include <autodiff/value.hpp>
 
@@ -121,30 +122,44 @@ Value record_nary(detail::Op op, double v, std::size_t room, Store&& store) {
 }
 }  // namespace
 
-Value dot(std::span<const Value> x, std::span<const Value> y) {
+namespace {
+// Shared by Value's and Real's dot and sum (T = Value or Real).
+template <class T>
+Value record_dot(std::span<const T> x, std::span<const T> y) {
     detail::check_dot_sizes(x.size(), y.size());
     double v = 0.0;
     for (std::size_t k = 0; k < x.size(); ++k) v += x[k].value() * y[k].value();
     return record_nary(detail::Op::Dot, v, 2 * x.size(), [&](detail::Tape& t, std::uint32_t* arg) {
         std::uint32_t n = 0;
         for (std::size_t k = 0; k < x.size(); ++k) {
-            if (!x[k].requires_grad() && !y[k].requires_grad()) continue;
-            arg[n++] = x[k].node(t);
-            arg[n++] = y[k].node(t);
+            const std::uint32_t a = x[k].tracked_node(t), b = y[k].tracked_node(t);
+            if ((a & b) == detail::kNoNode) continue;  // neither requires grad
+            arg[n] = a != detail::kNoNode ? a : x[k].node(t);  // a constant partner enters as one
+            arg[n + 1] = b != detail::kNoNode ? b : y[k].node(t);
+            n += 2;
         }
         return n;
     });
 }
-Value sum(std::span<const Value> x) {
+template <class T>
+Value record_sum(std::span<const T> x) {
     double v = 0.0;
     for (const Value& e : x) v += e.value();
     return record_nary(detail::Op::Sum, v, x.size(), [&](detail::Tape& t, std::uint32_t* arg) {
         std::uint32_t n = 0;
-        for (const Value& e : x)
-            if (e.requires_grad()) arg[n++] = e.node(t);
+        for (const Value& e : x) {
+            const std::uint32_t a = e.tracked_node(t);
+            if (a != detail::kNoNode) arg[n++] = a;
+        }
         return n;
     });
 }
+}  // namespace
+
+Value dot(std::span<const Value> x, std::span<const Value> y) { return record_dot(x, y); }
+Value sum(std::span<const Value> x) { return record_sum(x); }
+Real dot(std::span<const Real> x, std::span<const Real> y) { return Real(record_dot(x, y)); }
+Real sum(std::span<const Real> x) { return Real(record_sum(x)); }
 
 void set_anomaly_mode(bool on) { detail::tape().anomaly = on; }
 bool anomaly_mode() { return detail::tape().anomaly; }

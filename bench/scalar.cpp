@@ -261,8 +261,8 @@ Row bench_chain(std::size_t steps, int reps) {
 // micrograd's MLP 2-16-16-1 (tanh hidden, linear out) on scalars: one sample forward + backward,
 // in microseconds, with T = ad::Value or ad::Real (the same source). A neuron is written as
 // micrograd writes it, a running sum `acc = acc + w * a` (Dot = false), or with dot() over the
-// weight row (Dot = true: for Real, `tanh(b + dot(w, a))` is one statement; for Value, dot is
-// one entry of the tape instead of 2n).
+// weight row (Dot = true: dot is one entry of the tape instead of 2n; for Real, the rest of the
+// neuron, tanh(b + ·), is one statement over it).
 template <class T, bool Dot>
 double time_scalar_mlp(int reps) {
     ad::Rng rng(1);

@@ -43,7 +43,10 @@ TEST_CASE("README: Scalars recorded per statement: dot and sum") {
     ad::Real b = 0.1;
     const std::uint32_t before = t.size;
     ad::Real z = tanh(b + ad::dot(w, a));
-    CHECK(t.size == before + 3 + 1);  // three leaves registered, ONE statement
+    // The weights and constant inputs entered, the dot, then b registered and ONE statement
+    CHECK(t.size == before + 4 + 1 + 2);
+    CHECK(t.op[before + 4] == ad::detail::Op::Dot);
+    CHECK(t.op[t.size - 1] == ad::detail::Op::Stmt);
     CHECK(z.value() == doctest::Approx(std::tanh(0.1 + 0.5 + 0.5)));
     std::vector<ad::Value> v{1.0, 2.0, 3.0};
     ad::Value s = ad::sum(v) * ad::dot(v, v);

@@ -225,15 +225,21 @@ TEST_CASE("a statement over a released graph is a GraphError; loops rewind the s
     CHECK(t.stmt_size == 0);
 }
 
-TEST_CASE("dot and sum: a neuron is one entry; sizes are checked; empty spans give 0") {
+TEST_CASE("dot and sum: a neuron is two entries; sizes are checked; empty spans give 0") {
     auto& t = ad::detail::tape();
     std::vector<Real> w{0.5, -0.25, 2.0}, x{Real::constant(1.0), Real::constant(-2.0), Real::constant(0.5)};
     Real b = 0.1;
     Real ws = w[0] + w[1] + w[2] + b;  // registers the leaves
     const std::uint32_t entries = t.size, partials = t.stmt_size;
     Real y = tanh(b + dot(w, x));
-    CHECK(t.size == entries + 1);
-    CHECK(t.stmt_size - partials == 4);  // b and the three weights (the inputs are constants)
+    // The three constant inputs enter the graph (a dot reads its partials from the tape), then
+    // the dot (three pairs of entries, no partials stored), then the statement over b and the dot.
+    CHECK(t.size == entries + 3 + 2);
+    CHECK(t.op[entries + 3] == ad::detail::Op::Dot);
+    CHECK(t.arg_b[entries + 3] == 6);
+    CHECK(t.op[entries + 4] == ad::detail::Op::Stmt);
+    CHECK(t.arg_b[entries + 4] == 2);
+    CHECK(t.stmt_size - partials == 6 + 2);
     const double z = 0.1 + 0.5 * 1.0 - 0.25 * -2.0 + 2.0 * 0.5;
     CHECK(y.value() == doctest::Approx(std::tanh(z)).epsilon(1e-15));
     y.backward();
