@@ -170,8 +170,10 @@ public:
 // n-ary entries (value.hpp), one entry however long the spans, returned as a Real that any
 // statement takes as one operand. A dot product's partials are the values of the other side,
 // already on the tape, so the entry lists argument entries only (4 bytes each, no partials), and
-// `ad::Real y = tanh(b + dot(w, x));` records a whole neuron as two entries. Sizes that differ
-// are an ad::ShapeError; empty spans, or nothing that requires grad, give a constant.
+// `ad::Real y = tanh(b + dot(w, x));` records a whole neuron as two entries. Being read at
+// backward, a partner that is 0 passes 0·g (NaN for an infinite g, as Value's dot and PyTorch
+// give; a statement's zero partial is not stored). Sizes that differ are an ad::ShapeError;
+// empty spans, or nothing that requires grad, give a constant.
 Real dot(std::span<const Real> x, std::span<const Real> y);
 Real sum(std::span<const Real> x);
 

@@ -271,6 +271,17 @@ TEST_CASE("dot and sum: a neuron is two entries; sizes are checked; empty spans 
     CHECK(ad::test::contains(picture, "q_leaf"));
     CHECK(ad::test::contains(picture, "dot"));
 
+    {  // a dot's partials are read at backward: a zero partner passes 0·g, NaN for an infinite g
+        std::vector<Real> wz{1.5}, zero{Real::constant(0.0)};
+        Real f = dot(wz, zero) * std::numeric_limits<double>::infinity();
+        f.backward();
+        CHECK(std::isnan(wz[0].grad()));
+        std::vector<Value> vwz{1.5}, vzero{Value::constant(0.0)};
+        Value vf = dot(vwz, vzero) * std::numeric_limits<double>::infinity();
+        vf.backward();
+        CHECK(std::isnan(vwz[0].grad()));
+    }
+
     std::vector<Real> two{1.0, 2.0};
     std::vector<Value> vw{1.0, 2.0, 3.0}, vtwo{1.0, 2.0};
     CHECK(ad::test::error_of<ad::ShapeError>([&] { Real r = dot(w, two); }) == "dot: x has 3 elements but y has 2");
