@@ -310,21 +310,23 @@ void fast_sweep(Tape& t, std::uint32_t root, std::uint32_t lo, std::vector<doubl
         for (std::uint32_t i = hi; i-- > lo;) {
             const Op o = op[i];
             const double g = c.adj[i];
-            if (o == Op::Stmt) [[likely]] {  // ad::Real's statements: the common entry, tested first
-                if (g == 0.0) continue;
-                if constexpr (Released) slow.entry(i);
-                c.adj[i] = 0.0;
-                c.stmt(A[i], B[i], g);
-            } else if (o >= Op::Add && o < Op::FromTensor) {
+            // Tested in the order of how common the entries are: statements (ad::Real), leaves,
+            // the other scalar ops, constants, then everything the general sweep handles.
+            if (o == Op::Stmt) {
                 if (g == 0.0) continue;
                 if constexpr (Released) slow.entry(i);  // throws the released-graph error
+                c.adj[i] = 0.0;
+                c.stmt(A[i], B[i], g);
+            } else if (LeafData* leaf = o == Op::Leaf && accumulate ? leaves[A[i]] : nullptr; leaf && !leaf->extras) {
+                leaf->grad += g;  // a plain leaf (no hooks): accumulate inline
+                c.adj[i] = 0.0;
+            } else if (o >= Op::Add && o < Op::FromTensor) {
+                if (g == 0.0) continue;
+                if constexpr (Released) slow.entry(i);
                 c.adj[i] = 0.0;
                 scalar_backward<double>(c, o, i, A[i], B[i], g);
             } else if (o == Op::Const) {  // a dot's constant partner: nothing to pass on
                 if constexpr (Released) slow.entry(i);
-                c.adj[i] = 0.0;
-            } else if (o == Op::Leaf && accumulate && leaves[A[i]] && !leaves[A[i]]->extras) {
-                leaves[A[i]]->grad += g;  // a plain leaf (no hooks): accumulate inline
                 c.adj[i] = 0.0;
             } else {  // tensor entries (their gradients live in their nodes), bridges, hooked leaves
                 slow.entry(i);
