@@ -276,7 +276,7 @@ TEST_CASE("cross_entropy: the fused first-order backward gives the same gradient
     for (DType dt : {f32, f64}) {
         for (double eps : {0.0, 0.2}) {
             const Tensor labels = Tensor({3, 0, 2, 3, 1}).to(dt);
-            for (Reduction red : {Reduction::Mean, Reduction::None}) {
+            for (Reduction red : {Reduction::Mean, Reduction::Sum, Reduction::None}) {
                 auto grad_of = [&](bool create_graph) {
                     Tensor x = (Tensor::randn(Shape{5, 4}, f64, 11) * 3.0).to(dt).requires_grad_();
                     const Tensor l = cross_entropy(x, labels, {.reduction = red, .label_smoothing = eps});
@@ -288,11 +288,44 @@ TEST_CASE("cross_entropy: the fused first-order backward gives the same gradient
                     return x.grad().detach().to(f64).to_vector();
                 };
                 const std::vector<double> fused = grad_of(false), recorded = grad_of(true);
-                INFO("dtype ", dtype_name(dt), ", eps ", eps);
+                INFO("dtype ", dtype_name(dt), ", eps ", eps, ", reduction ", static_cast<int>(red));
                 CHECK(fused == recorded);
             }
         }
     }
+}
+
+TEST_CASE("cross_entropy reduces inside its node: one node, the sum in double, mean = sum / N") {
+    Tensor x = (Tensor::randn(Shape{6, 5}, f64, 17) * 2.0).to(f32).requires_grad_();
+    const Tensor labels = Tensor({4, 0, 1, 4, 2, 3});
+    for (double eps : {0.0, 0.1}) {
+        const Tensor none = cross_entropy(x, labels, {.reduction = Reduction::None, .label_smoothing = eps});
+        const Tensor sum = cross_entropy(x, labels, {.reduction = Reduction::Sum, .label_smoothing = eps});
+        const Tensor mean = cross_entropy(x, labels, {.label_smoothing = eps});
+        CHECK(sum.dim() == 0);
+        CHECK(mean.dim() == 0);
+        double expected = 0;
+        for (double v : none.to_vector()) expected += v;
+        CHECK(sum.item() == doctest::Approx(expected).epsilon(1e-6));
+        CHECK(mean.item() == doctest::Approx(expected / 6.0).epsilon(1e-6));
+        // The picture of a reduced loss: one op, cross_entropy, between the logits and the root.
+        for (const Tensor& reduced : {mean, sum}) {
+            const std::string picture = ad::to_dot(reduced);
+            CHECK(picture.find("label=\"cross_entropy\"") != std::string::npos);
+            std::size_t ops = 0;
+            for (std::size_t at = picture.find("_op ["); at != std::string::npos; at = picture.find("_op [", at + 1)) ++ops;
+            CHECK(ops == 1);
+        }
+    }
+    // Its gradient is every row's (softmax − q) times g·k.
+    cross_entropy(x, labels, {.reduction = Reduction::Sum}).backward(Tensor::scalar(0.5, f32));
+    const std::vector<double> g = x.grad().to(f64).to_vector(), p = softmax(x.detach(), 1).to(f64).to_vector();
+    const std::vector<double> lv = labels.to_vector();
+    for (std::int64_t i = 0; i < 6; ++i)
+        for (std::int64_t j = 0; j < 5; ++j) {
+            const double q = j == static_cast<std::int64_t>(lv[i]) ? 1.0 : 0.0;
+            CHECK(g[i * 5 + j] == doctest::Approx(0.5 * (p[i * 5 + j] - q)).epsilon(1e-6));
+        }
 }
 
 TEST_CASE("cross_entropy over more classes than one buffer of exponentials (512): loss and gradient") {
