@@ -30,9 +30,10 @@ Tensor mse_loss(const Tensor& pred, const Tensor& target, MSEOptions opts = {});
 
 // Softmax cross-entropy from logits [N, C] (or [C] for one sample), fused: one recorded node whose
 // backward is (softmax(logits) − q)·g with q the (smoothed) target distribution — the notes'
-// δ = p − y. With class indices, the mean or sum is taken inside that node too. Targets are either class indices [N] (or 0-d), or probabilities with the logits'
-// shape (one-hot or soft). label_smoothing ε mixes the target with the uniform distribution:
-// q = (1 − ε)·target + ε/C, as torch.nn.functional.cross_entropy.
+// δ = p − y. Targets are either class indices [N] (or 0-d), or probabilities with the logits'
+// shape (one-hot or soft); with class indices the mean or sum is taken inside that node too.
+// label_smoothing ε mixes the target with the uniform distribution: q = (1 − ε)·target + ε/C, as
+// torch.nn.functional.cross_entropy.
 struct CrossEntropyOptions {
     Reduction reduction = Reduction::Mean;
     double label_smoothing = 0.0;
