@@ -73,6 +73,11 @@ std::string BlasKernels::suggestion() const {
 }
 
 std::string BlasKernels::advice() const {
+    if (forced && !best.empty() && detail::blas_core_level(in_use) < detail::blas_core_level(best))
+        return fmt::format("OPENBLAS_CORETYPE is set, so OpenBLAS runs {} kernels ({}) on a CPU that can run {} ({}); "
+                           "the setting is kept: unset it or set OPENBLAS_CORETYPE={} for faster matrix products",
+                           in_use, detail::level_name(detail::blas_core_level(in_use)), best,
+                           detail::level_name(detail::blas_core_level(best)), best);
     const std::string s = suggestion();
     if (s.empty()) return "";
     return fmt::format("OpenBLAS runs its {} kernels ({}) on a CPU that can run {} ({}): start the program with "

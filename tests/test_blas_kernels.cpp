@@ -43,6 +43,15 @@ TEST_CASE("suggestion: the CPU's widest set when OpenBLAS runs a narrower one an
     CHECK(a.find("OPENBLAS_CORETYPE=SkylakeX") != std::string::npos);
     CHECK(a.find("AVX-512") != std::string::npos);
     CHECK(BlasKernels{"SkylakeX", "SkylakeX", false}.advice().empty());
+
+    // The user's narrower setting stands (no suggestion) but is said; as wide or wider: silence.
+    const std::string kept = BlasKernels{"Haswell", "SkylakeX", true}.advice();
+    CHECK(kept.find("OPENBLAS_CORETYPE is set") != std::string::npos);
+    CHECK(kept.find("Haswell kernels (AVX2)") != std::string::npos);
+    CHECK(kept.find("OPENBLAS_CORETYPE=SkylakeX") != std::string::npos);
+    CHECK(BlasKernels{"Cooperlake", "SkylakeX", true}.advice().empty());
+    CHECK(BlasKernels{"SkylakeX", "Haswell", true}.advice().empty());
+    CHECK(BlasKernels{"Prescott", "", true}.advice().empty());
 }
 
 TEST_CASE("blas_kernels() reads this process: OpenBLAS's corename, the CPU, the environment") {
