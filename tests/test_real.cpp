@@ -114,6 +114,23 @@ TEST_CASE("a statement is one tape entry with one partial per distinct argument"
     CHECK(t.stmt_jac[t.stmt_size - 1] == 4.0);
 }
 
+TEST_CASE("an operand used twice in one operation is looked up once, with both partials") {
+    auto& t = ad::detail::tape();
+    Real x = 3.0;
+    Real h = x * 2.0;  // an interior operand
+    Real copy = h;     // another handle to the same entry: merged by entry, not by address
+    const std::uint32_t partials = t.stmt_size;
+    Real sum = x + x, diff = x - x, quot = x / x, hh = h * h, hc = h * copy;
+    CHECK(t.stmt_size - partials == 3);  // one partial each; x - x and x / x (1 - 1) store none
+    CHECK(diff.requires_grad());         // their partials are exactly 0, yet they depend on x
+    CHECK(quot.requires_grad());
+    CHECK(t.stmt_jac[t.stmt_size - 2] == 12.0);  // h * h: 2h
+    CHECK(t.stmt_jac[t.stmt_size - 1] == 12.0);  // h * copy: the adjacent repeat merged
+    Real f = sum * 1.0 + diff * 5.0 + quot * 7.0 + hh + hc;
+    f.backward();
+    CHECK(x.grad() == doctest::Approx(2.0 + 0.0 + 0.0 + 2 * 12.0 * 2.0));
+}
+
 TEST_CASE("Real and Value mix: a Real is a Value, Value functions take Reals") {
     Real x = 0.5;
     Value v = 2.0;
