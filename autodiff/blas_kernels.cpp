@@ -67,23 +67,23 @@ std::string_view coretype_for_level(int level) {
 
 }  // namespace detail
 
-std::string BlasKernels::suggestion() const {
-    if (forced || best.empty()) return "";
-    return detail::blas_core_level(in_use) < detail::blas_core_level(best) ? best : "";
+bool BlasKernels::narrower() const {
+    return !best.empty() && detail::blas_core_level(in_use) < detail::blas_core_level(best);
 }
 
+std::string BlasKernels::suggestion() const { return !forced && narrower() ? best : ""; }
+
 std::string BlasKernels::advice() const {
-    if (forced && !best.empty() && detail::blas_core_level(in_use) < detail::blas_core_level(best))
+    if (!narrower()) return "";
+    const std::string_view in_use_level = detail::level_name(detail::blas_core_level(in_use));
+    const std::string_view best_level = detail::level_name(detail::blas_core_level(best));
+    if (forced)
         return fmt::format("OPENBLAS_CORETYPE is set, so OpenBLAS runs {} kernels ({}) on a CPU that can run {} ({}); "
                            "the setting is kept: unset it or set OPENBLAS_CORETYPE={} for faster matrix products",
-                           in_use, detail::level_name(detail::blas_core_level(in_use)), best,
-                           detail::level_name(detail::blas_core_level(best)), best);
-    const std::string s = suggestion();
-    if (s.empty()) return "";
+                           in_use, in_use_level, best, best_level, best);
     return fmt::format("OpenBLAS runs its {} kernels ({}) on a CPU that can run {} ({}): start the program with "
                        "OPENBLAS_CORETYPE={} for faster matrix products",
-                       in_use, detail::level_name(detail::blas_core_level(in_use)), s,
-                       detail::level_name(detail::blas_core_level(s)), s);
+                       in_use, in_use_level, best, best_level, best);
 }
 
 BlasKernels blas_kernels() {

@@ -34,6 +34,8 @@ struct BlasKernels {
     // One sentence for the user when suggestion() is not empty, or when the user's OPENBLAS_CORETYPE
     // picked a narrower set than the CPU runs (kept, but said); else "".
     std::string advice() const;
+    // Whether in_use is a narrower set than best (whoever chose it).
+    bool narrower() const;
 };
 
 BlasKernels blas_kernels();
