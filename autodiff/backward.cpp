@@ -128,7 +128,7 @@ public:
             }
             switch (o) {
             case Op::Leaf:
-                if (req_.accumulate && t_.leaves[t_.arg_a[i]]) accumulate_leaf(*t_.leaves[t_.arg_a[i]], adj_[i]);
+                if (LeafData* leaf = t_.leaf_at(i); req_.accumulate && leaf->refs > 0) accumulate_leaf(*leaf, adj_[i]);
                 break;
             case Op::FromTensor:
                 if constexpr (std::is_same_v<T, double>) {
@@ -300,7 +300,6 @@ void fast_sweep(Tape& t, std::uint32_t root, std::uint32_t lo, std::vector<doubl
     const std::uint32_t* __restrict A = t.arg_a;
     const std::uint32_t* __restrict B = t.arg_b;
     const Op* __restrict op = t.op;
-    LeafData* const* leaves = t.leaves.data();
     // Each adjoint is read once, when the loop reaches it, then reset to zero: the scratch array
     // is left all-zero for the next sweep without a separate clearing pass. Entries below
     // `released` were freed by an earlier backward: reaching one with a gradient is an error,
@@ -317,8 +316,9 @@ void fast_sweep(Tape& t, std::uint32_t root, std::uint32_t lo, std::vector<doubl
                 if constexpr (Released) slow.entry(i);  // throws the released-graph error
                 c.adj[i] = 0.0;
                 c.stmt(A[i], B[i], g);
-            } else if (LeafData* leaf = o == Op::Leaf && accumulate ? leaves[A[i]] : nullptr; leaf && !leaf->extras) {
-                leaf->grad += g;  // a plain leaf (no hooks): accumulate inline
+            } else if (LeafData* leaf = o == Op::Leaf && accumulate ? Tape::leaf_address(A[i], B[i]) : nullptr;
+                       leaf && !leaf->extras) {
+                leaf->grad += g;  // a plain leaf (no hooks; or a dead one, whose gradient goes nowhere)
                 c.adj[i] = 0.0;
             } else if (o >= Op::Add && o < Op::FromTensor) {
                 if (g == 0.0) continue;

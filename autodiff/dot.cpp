@@ -186,8 +186,8 @@ private:
     std::string label(std::uint32_t i) const {
         const Op op = t_.op[i];
         if (op == Op::Leaf) {
-            const detail::LeafData* leaf = t_.leaves[t_.arg_a[i]];
-            if (leaf && leaf->extras) return leaf->extras->label;
+            const detail::LeafData* leaf = t_.leaf_at(i);
+            if (leaf->refs > 0 && leaf->extras) return leaf->extras->label;
             return {};
         }
         if (op == Op::Tensor) {
@@ -208,8 +208,8 @@ private:
         }
         std::string s = "data " + number(t_.val[i]);
         if (op == Op::Leaf) {
-            const detail::LeafData* leaf = t_.leaves[t_.arg_a[i]];
-            if (leaf) s += " | grad " + number(leaf->grad);
+            const detail::LeafData* leaf = t_.leaf_at(i);
+            if (leaf->refs > 0) s += " | grad " + number(leaf->grad);
         } else if (op == Op::Const) {
             s = "const | " + s;
         }

@@ -98,13 +98,12 @@ void Tape::grow() {
 
 template <class T>
 void Column<T>::grow() {
-    if (cap >= 0xFFFFFFF0u) throw GraphError("tape: more than 4 billion constants or leaf registrations in one graph");
+    if (cap >= 0xFFFFFFF0u) throw GraphError("tape: more than 4 billion constants in one graph");
     const std::size_t n = cap == 0 ? 256 : std::min<std::size_t>(std::size_t(cap) * 2, 0xFFFFFFF0u);
     items = grow_column(items, n);
     cap = static_cast<std::uint32_t>(n);
 }
 template struct Column<double>;
-template struct Column<LeafData*>;
 
 void Tape::grow_stmt(std::size_t at_least) {
     const std::size_t need = std::size_t(stmt_size) + at_least;
@@ -140,7 +139,9 @@ void Tape::rewind() {
         if (node_pool.size() < 4096) node_pool.push_back(std::move(n));
     }
     tensor_nodes.clear();
-    leaves.clear();  // leaves see a foreign epoch from now on: nothing to touch
+    // Live leaves see a foreign epoch from now on: nothing to touch. Dead ones go now.
+    for (LeafData* leaf : orphans) delete leaf;
+    orphans.clear();
     consts.clear();
     labels.clear();
     hooks.clear();
@@ -154,7 +155,7 @@ std::size_t Tape::bytes_per_entry() const {
 }
 
 std::size_t Tape::bytes_recorded() const {
-    return std::size_t(size) * bytes_per_entry() + consts.size() * sizeof(double) + leaves.size() * sizeof(LeafData*) +
+    return std::size_t(size) * bytes_per_entry() + consts.size() * sizeof(double) +
            std::size_t(stmt_size) * (sizeof(double) + sizeof(std::uint32_t));
 }
 

@@ -59,13 +59,15 @@ struct ScalarHook {
 };
 
 // What a scalar leaf (an ad::Value made from a number) owns: its value and gradient. Kept to 40
-// bytes (rarely used parts live in `extras`, requires_grad shares a word with `registrations`)
-// because a model may hold millions of them: malloc gives 40 bytes a 48-byte chunk, 48 bytes a
-// 64-byte one, and every leaf is touched by zero_grad, recording and the sweep (Rosenbrock at
-// n = 10^6: zero_grad over the 10^6 leaves 3.2-3.6 -> 2.7-2.9 ms, record + backward + zero_grad
-// 35.2-36.4 -> 34.7-35.7 ms, 5 alternating pinned runs on an AMD Zen 5).
-// The tape points to a leaf without owning it: a leaf that dies while registered clears its
-// tape slots (see Value::destroy_leaf), so rewinding never has to touch the leaves.
+// bytes (rarely used parts live in `extras`) because a model may hold millions of them: malloc
+// gives 40 bytes a 48-byte chunk, 48 bytes a 64-byte one, and every leaf is touched by zero_grad,
+// recording and the sweep (Rosenbrock at n = 10^6: zero_grad over the 10^6 leaves 3.2-3.6 ->
+// 2.7-2.9 ms, record + backward + zero_grad 35.2-36.4 -> 34.7-35.7 ms, 5 alternating pinned runs
+// on an AMD Zen 5).
+// A leaf's tape entry (Op::Leaf) holds the leaf's address. A leaf whose last handle dies while
+// the current graph points to it (epoch == the tape's) is not freed but handed to the tape,
+// which frees it when the graph is released (Tape::orphans): the entry never dangles, and dying
+// costs nothing however often the leaf was registered (set_value makes it register afresh).
 struct LeafExtras {
     std::string label;
     std::unique_ptr<Value> grad_graph;                  // set by backward(create_graph)
@@ -76,10 +78,8 @@ struct LeafData {
     double grad = 0.0;
     std::uint32_t node = kNoNode;  // latest entry of this leaf in the tape of `epoch`
     std::uint32_t epoch = 0;
-    std::uint32_t refs = 1;           // Value handles sharing this leaf
-    std::uint32_t registrations : 31 = 0;  // tape slots pointing here in `epoch` (> 1 after set_value; saturates)
-    std::uint32_t requires_grad : 1 = 1;
-    static constexpr std::uint32_t kMaxRegistrations = 0x7FFFFFFFu;
+    std::uint32_t refs = 1;        // Value handles sharing this leaf; 0: dead, kept by the tape
+    bool requires_grad = true;
     std::unique_ptr<LeafExtras> extras;
     LeafExtras& more() {
         if (!extras) extras = std::make_unique<LeafExtras>();
@@ -90,7 +90,7 @@ static_assert(sizeof(LeafData) == 40, "LeafData: keep leaves in 48-byte malloc c
 
 struct TensorNode;  // tensor_node.hpp
 
-// A growable array for the tape's side columns (constants, leaf pointers): std::vector's
+// A growable array for the tape's side column of constants: std::vector's
 // interface where the tape uses it, but push() keeps its reallocation out of line (grow(), in
 // tape.cpp), so the inline recording paths that call it stay small enough for GCC to inline in
 // any translation unit (with a std::vector, bench_scalar's kept Tape::register_leaf a call, and
@@ -136,7 +136,7 @@ struct Tape {
     std::uint32_t stmt_capacity = 0;
 
     Column<double> consts;
-    Column<LeafData*> leaves;  // not owned; null once the leaf died
+    std::vector<LeafData*> orphans;  // leaves that died while this graph pointed to them (owned)
     std::vector<std::unique_ptr<TensorNode>> tensor_nodes;
     std::vector<std::pair<std::uint32_t, std::string>> labels;  // sparse, in entry order
     std::vector<std::pair<std::uint32_t, ScalarHook>> hooks;  // interior entries
@@ -169,13 +169,16 @@ struct Tape {
         if (stmt_capacity - stmt_size < room) grow_stmt(room);
         return stmt_size;
     }
+    // A leaf entry: the leaf's address in the two argument words (low, high), its value.
     std::uint32_t register_leaf(LeafData* leaf) {
-        const std::uint32_t r = leaf->registrations;
-        leaf->registrations = leaf->epoch != epoch ? 1 : r + (r != LeafData::kMaxRegistrations);
-        const std::uint32_t slot = leaves.push(leaf);
+        const auto p = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(leaf));
         leaf->epoch = epoch;
-        leaf->node = push(Op::Leaf, leaf->value, slot, 0);
+        leaf->node = push(Op::Leaf, leaf->value, static_cast<std::uint32_t>(p), static_cast<std::uint32_t>(p >> 32));
         return leaf->node;
+    }
+    LeafData* leaf_at(std::uint32_t i) const { return leaf_address(arg_a[i], arg_b[i]); }  // an Op::Leaf entry
+    static LeafData* leaf_address(std::uint32_t low, std::uint32_t high) {
+        return reinterpret_cast<LeafData*>(static_cast<std::uintptr_t>((std::uint64_t(high) << 32) | low));
     }
     // A blank tensor node, reused from earlier graphs when possible (its vectors keep their
     // capacity, so steady-state recording does not allocate them again).
@@ -188,7 +191,7 @@ struct Tape {
         if (--live == 0) rewind();
     }
     std::size_t bytes_per_entry() const;
-    // Bytes the current graph occupies: entry columns, constant pool and leaf references (the
+    // Bytes the current graph occupies: entry columns, statement columns and constant pool (the
     // adjoint array of a sweep, 8 bytes per entry, is not part of the recording).
     std::size_t bytes_recorded() const;
     const std::string* label_of(std::uint32_t entry) const;

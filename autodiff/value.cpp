@@ -16,16 +16,21 @@ Value::Value(double v) : v_(0.0), leaf_(new detail::LeafData), idx_(kNoNode), ep
 
 void Value::destroy_leaf(detail::LeafData* leaf) noexcept {
     Tape& t = detail::tape();
-    if (leaf->epoch == t.epoch && leaf->registrations > 0) {
-        // Clear the tape's slots for this leaf (usually one; more after set_value).
-        if (leaf->registrations == 1) {
-            t.leaves[t.arg_a[leaf->node]] = nullptr;
-        } else {
-            for (auto& p : t.leaves)
-                if (p == leaf) p = nullptr;
-        }
+    if (leaf->epoch != t.epoch) {  // no entry of the current graph points to it
+        delete leaf;
+        return;
     }
-    delete leaf;
+    // The graph's entries point to it: the tape keeps it (dead: refs == 0, no hooks or label; a
+    // sweep's gradient for it goes nowhere) until the graph is released.
+    std::unique_ptr<detail::LeafExtras> extras = std::move(leaf->extras);
+    try {
+        t.orphans.push_back(leaf);
+    } catch (...) {  // no memory to keep it: its entries become constants (same value) instead
+        for (std::uint32_t i = 0; i < t.size; ++i)
+            if (t.op[i] == detail::Op::Leaf && t.leaf_at(i) == leaf) t.op[i] = detail::Op::Const;
+        delete leaf;
+    }
+    // extras dies last: its grad_graph handle may release the graph (and free the orphans).
 }
 
 double Value::grad() const {

@@ -177,6 +177,51 @@ TEST_CASE("NoGrad and detach stop recording") {
     CHECK((w * 2.0).is_constant());
 }
 
+TEST_CASE("a leaf that dies while its graph lives: kept by the tape until the graph is released") {
+    auto& t = ad::detail::tape();
+    Value w = 2.0;
+    Value y, z;
+    bool hook_ran = false;
+    {
+        Value x = 3.0;
+        x.set_label("dead-leaf-x");
+        x.register_hook([&](double g) {
+            hook_ran = true;
+            return g;
+        });
+        y = x * w;
+        x.set_value(5.0);  // the next use registers x afresh: two entries point to it
+        z = y + x * w;     // 3w + 5w
+    }  // x dies here, after set_value (this read out of bounds before the tape kept dead leaves)
+    CHECK(t.orphans.size() == 1);
+    CHECK(ad::to_dot(z).find("dead-leaf-x") == std::string::npos);  // a dead leaf shows no label
+    z.backward();
+    CHECK(w.grad() == 8.0);
+    CHECK(!hook_ran);  // a dead leaf's hooks went with it
+    y = Value();
+    z = Value();
+    CHECK(t.size == 0u);  // released: the dead leaf is freed (ASan and valgrind see it)
+    CHECK(t.orphans.empty());
+}
+
+TEST_CASE("a dead leaf under backward(create_graph): no gradient graph is kept for it") {
+    auto& t = ad::detail::tape();
+    Value w = 2.0;
+    {
+        Value f;
+        {
+            Value x = 3.0;
+            f = x * x * w;
+        }
+        f.backward({.create_graph = true});
+        CHECK(w.grad() == 9.0);
+        CHECK(w.grad_value().value() == 9.0);
+    }
+    w.zero_grad();  // drops w's gradient graph: the last handle into the graph
+    CHECK(t.size == 0u);
+    CHECK(t.orphans.empty());
+}
+
 TEST_CASE("a chain of 10^7 dependent operations records, differentiates and frees without recursion") {
     Value x = 0.5;
     {
