@@ -7,7 +7,8 @@
 // (value, two argument indices, op code); tensor entries point to a TensorNode that owns what the
 // tensor operation saved for its backward.
 //
-// Lifetime: leaves (variables, parameters) own their value and gradient outside the tape. Every
+// Lifetime: leaves (variables, parameters) own their value and gradient outside the tape (a leaf
+// that dies while the graph points to it is kept by the tape until the graph goes). Every
 // handle to a recorded (interior) value counts itself in `live`; when the last one dies the tape
 // rewinds to empty, keeping its capacity, so a training or evaluation loop never grows memory and
 // never allocates in steady state. Each rewind starts a new epoch (numbers unique across threads);
@@ -34,7 +35,7 @@ inline constexpr std::uint32_t kNoNode = 0xFFFFFFFFu;
 // Scalar op codes. The backward of each is in scalar_backward.hpp, written once for double
 // (first order) and for Value (recorded, higher order).
 enum class Op : std::uint8_t {
-    Leaf,    // a = index into Tape::leaves
+    Leaf,    // a, b = the low and high halves of the LeafData address (Tape::leaf_at)
     Const,   // a constant that entered the graph as a Value
     Add, Sub, Mul, Div, Neg,
     AddC, MulC, DivC, RSubC, RDivC, PowC, RPowC,  // b = index into Tape::consts
