@@ -79,7 +79,7 @@ public:
         grad.assign(adjoints_.begin() + 1, adjoints_.begin() + 1 + static_cast<std::ptrdiff_t>(n_inputs_));
     }
     std::size_t bytes() const {  // recorded bytes (the adjoint vector, 8 bytes per identifier, aside)
-        return next_ + n_args_ * (sizeof(std::uint32_t) + sizeof(double));
+        return (next_ - 1) + n_args_ * (sizeof(std::uint32_t) + sizeof(double));  // one count per identifier
     }
 
 private:
