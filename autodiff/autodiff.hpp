@@ -2,6 +2,7 @@
 // The whole public API of the engine (namespace ad).
 //   Value      differentiable scalars on a fast tape          value.hpp
 //   Real       scalars recorded per statement (first order)   real.hpp
+//   Active     a gradient at a point, fastest (first order)   active.hpp
 //   Tensor     n-d float/double arrays on the same graph      tensor.hpp, ops/*.hpp
 //   gradients  torch.autograd.grad                            backward.hpp
 //   gradcheck  finite-difference checks (first, second order) gradcheck.hpp
@@ -9,6 +10,7 @@
 //   custom_op  user-defined ops with their own backward       custom_op.hpp
 //   to_dot     graph pictures (Graphviz DOT)                   dot.hpp
 //   NoGrad, GraphScope, AnomalyMode guards                    value.hpp
+#include <autodiff/active.hpp>
 #include <autodiff/backward.hpp>
 #include <autodiff/blas_kernels.hpp>
 #include <autodiff/custom_op.hpp>

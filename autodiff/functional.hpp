@@ -24,7 +24,8 @@
 // invisible to the graph and differentiates as a constant.
 //
 // How each derivative is computed (all reverse mode; the engine has no forward mode):
-//   grad, value_and_grad  one reverse sweep (f over ad::Value or, faster, over ad::Real).
+//   grad, value_and_grad  one reverse sweep (f over ad::Value, or faster over ad::Real, or
+//                         fastest over ad::Active).
 //   vjp                   one reverse sweep seeded with v: vᵀJ.
 //   jvp                   the double-vjp trick: with u a dummy cotangent (zeros that require
 //                         grad), g(u) = uᵀJ is recorded with create_graph; g is linear in u, so
@@ -34,12 +35,14 @@
 //   hvp                   ∇f with create_graph, then the gradient of ⟨∇f, v⟩: two sweeps,
 //                         O(cost of f) memory and time whatever the dimension.
 // Size mismatches (v not shaped like x or like f(x)) throw ad::ShapeError naming the transform.
+#include <autodiff/active.hpp>
 #include <autodiff/gradcheck.hpp>
 #include <autodiff/real.hpp>
 #include <autodiff/tensor.hpp>
 #include <autodiff/value.hpp>
 
 #include <functional>
+#include <memory>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -88,6 +91,70 @@ template <class F>
     requires detail::RealScalarFunction<F>
 std::vector<double> grad(const F& f, const std::vector<double>& x) {
     return detail::value_and_grad_real(RealFunction(f), x).second;
+}
+
+// ad::Active functions (first order, the fastest): f maps n Actives to one Active (grad,
+// value_and_grad) or to m Actives (jacobian, vjp), recorded on a linear tape (active.hpp) that
+// each thread keeps and reuses, so a second call at the same size allocates only its results:
+//     template <class T> T rosen(const std::vector<T>& x) { ... }   // T = double, Value, Active
+//     auto [f, g] = ad::value_and_grad(rosen<ad::Active>, x);
+// Calls nest (f may call another transform); an Active of the outer call used inside the inner
+// one is an ad::GraphError. Hessians and other higher derivatives need ad::Value.
+namespace detail {
+template <class F>
+concept ActiveScalarFunction = std::is_invocable_r_v<Active, const F&, const std::vector<Active>&>;
+template <class F>
+concept ActiveVectorFunction = std::is_invocable_r_v<std::vector<Active>, const F&, const std::vector<Active>&>;
+ActiveTape& active_transform_tape();  // this thread's, or a new one while it records (nesting)
+// Records f at x on the thread's transform tape and hands (tape, f(x)) to `then`.
+template <class F, class Then>
+auto record_active_function(const F& f, const std::vector<double>& x, Then then) {
+    ActiveTape* shared = &active_transform_tape();
+    std::unique_ptr<ActiveTape> nested;  // the shared tape is busy: an outer transform is recording
+    if (shared->recording()) shared = (nested = std::make_unique<ActiveTape>()).get();
+    ActiveTape& tape = *shared;
+    struct Ender {
+        ActiveTape& t;
+        ~Ender() { t.end(); }
+    };
+    thread_local std::vector<Active> inputs;  // capacity kept across calls
+    std::vector<Active> xs;
+    xs.swap(inputs);
+    tape.begin(x, xs);
+    auto y = [&] {
+        Ender ender{tape};
+        return f(xs);
+    }();
+    xs.swap(inputs);
+    return then(tape, y);
+}
+}  // namespace detail
+template <class F>
+    requires detail::ActiveScalarFunction<F>
+std::pair<double, std::vector<double>> value_and_grad(const F& f, const std::vector<double>& x) {
+    return detail::record_active_function(f, x, [](ActiveTape& t, const Active& y) {
+        return std::pair<double, std::vector<double>>(y.value(), t.gradient(y));
+    });
+}
+template <class F>
+    requires detail::ActiveScalarFunction<F>
+std::vector<double> grad(const F& f, const std::vector<double>& x) {
+    return detail::record_active_function(f, x, [](ActiveTape& t, const Active& y) { return t.gradient(y); });
+}
+template <class F>
+    requires detail::ActiveVectorFunction<F>
+std::vector<std::vector<double>> jacobian(const F& f, const std::vector<double>& x) {
+    return detail::record_active_function(f, x, [](ActiveTape& t, const std::vector<Active>& y) { return t.jacobian(y); });
+}
+template <class F>
+    requires detail::ActiveVectorFunction<F>
+std::pair<std::vector<double>, std::vector<double>> vjp(const F& f, const std::vector<double>& x,
+                                                        const std::vector<double>& v) {
+    return detail::record_active_function(f, x, [&v](ActiveTape& t, const std::vector<Active>& y) {
+        std::vector<double> values(y.size());
+        for (std::size_t i = 0; i < y.size(); ++i) values[i] = y[i].value();
+        return std::pair(std::move(values), t.vjp(y, v));
+    });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,225 @@
+// ad::Active's tape: growth, recordings on a thread, the reverse sweep, dot and sum.
+#include <autodiff/active.hpp>
+#include <autodiff/value.hpp>  // detail::check_dot_sizes
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+
+namespace ad {
+
+namespace detail {
+
+constinit thread_local ActiveColumns* current_active = nullptr;
+
+namespace {
+// Recording numbers, unique across tapes and threads: an Active records the number of the
+// recording that made it, and a statement or a gradient checks it against its own.
+std::uint32_t next_recording_number() {
+    static std::atomic<std::uint32_t> counter{0};
+    std::uint32_t n;
+    do {
+        n = counter.fetch_add(1, std::memory_order_relaxed) + 1;
+    } while (n == 0 || n == kNoRecording);
+    return n;
+}
+
+template <class T>
+void grow_column(std::unique_ptr<T[]>& column, std::size_t used, std::size_t capacity) {
+    auto bigger = std::make_unique_for_overwrite<T[]>(capacity);
+    if (used != 0) std::memcpy(bigger.get(), column.get(), used * sizeof(T));
+    column = std::move(bigger);
+}
+}  // namespace
+
+void ActiveColumns::grow(std::size_t ids, std::size_t args) {
+    if (next + ids > kNoRecording)
+        throw GraphError(fmt::format("ad::Active: a recording holds at most {} identifiers", kNoRecording - 1));
+    if (next + ids > id_capacity) {
+        const std::size_t cap = std::min<std::size_t>(std::max<std::size_t>(2 * id_capacity, next + ids + 1024), kNoRecording);
+        grow_column(count, std::min<std::size_t>(next, id_capacity), cap);
+        id_capacity = cap;
+    }
+    if (n_args + args > arg_capacity) {
+        const std::size_t cap = std::max<std::size_t>(2 * arg_capacity, n_args + args + 1024);
+        grow_column(arg, n_args, cap);
+        grow_column(jac, n_args, cap);
+        arg_capacity = cap;
+    }
+}
+
+void throw_foreign_active(const char* where) {
+    throw GraphError(fmt::format(
+        "ad::Active: {} uses an Active of another recording (an earlier one, another ActiveTape's or another "
+        "thread's); an Active is valid only in the recording that made it, until its tape's next begin()",
+        where));
+}
+
+}  // namespace detail
+
+ActiveTape::~ActiveTape() { end(); }
+
+bool ActiveTape::recording() const noexcept { return recording_; }
+
+void ActiveTape::begin(std::span<const double> x, std::vector<Active>& inputs) {
+    end();
+    cols_.n_args = 0;
+    cols_.next = 1;
+    cols_.grow(x.size(), 0);  // inputs are identifiers 1..n, statements without arguments
+    cols_.recording = detail::next_recording_number();
+    n_inputs_ = x.size();
+    inputs.resize(x.size());
+    std::fill_n(cols_.count.get() + 1, x.size(), std::uint8_t{0});
+    for (std::size_t i = 0; i < x.size(); ++i)
+        inputs[i] = detail::ActiveFactory::make(x[i], static_cast<std::uint32_t>(i + 1), cols_.recording);
+    cols_.next = static_cast<std::uint32_t>(x.size() + 1);
+    cols_.outer = detail::current_active;
+    detail::current_active = &cols_;
+    recording_ = true;
+}
+std::vector<Active> ActiveTape::begin(std::span<const double> x) {
+    std::vector<Active> inputs;
+    begin(x, inputs);
+    return inputs;
+}
+
+void ActiveTape::end() noexcept {
+    if (!recording_) return;
+    recording_ = false;
+    // Unlink from this thread's chain of recordings (normally the innermost: the head).
+    for (detail::ActiveColumns** p = &detail::current_active; *p != nullptr; p = &(*p)->outer) {
+        if (*p == &cols_) {
+            *p = cols_.outer;
+            break;
+        }
+    }
+    cols_.outer = nullptr;
+}
+
+void ActiveTape::check_output(const Active& y, const char* where) const {
+    if (y.recording_ != 0 && y.recording_ != cols_.recording)
+        throw GraphError(fmt::format("ActiveTape::{}: the output is an Active of another recording, not of this "
+                                     "tape's latest",
+                                     where));
+}
+
+void ActiveTape::sweep(std::uint32_t from) {
+    double* adj = adjoints_.data();
+    const std::uint8_t* count = cols_.count.get();
+    const std::uint32_t* arg = cols_.arg.get();
+    const double* jac = cols_.jac.get();
+    std::size_t p = cols_.n_args;
+    for (std::uint32_t id = cols_.next - 1; id > from; --id) p -= count[id];  // after `from`: no adjoint
+    const std::uint32_t first = static_cast<std::uint32_t>(n_inputs_);         // inputs have no arguments
+    for (std::uint32_t id = from; id > first; --id) {
+        const double g = adj[id];
+        for (std::uint8_t k = count[id]; k > 0; --k) {
+            --p;
+            adj[arg[p]] += g * jac[p];
+        }
+    }
+}
+
+void ActiveTape::gradient(const Active& y, std::vector<double>& out) {
+    check_output(y, "gradient");
+    out.assign(n_inputs_, 0.0);
+    if (y.recording_ == 0) return;  // a constant
+    adjoints_.assign(y.id_ + 1, 0.0);
+    adjoints_[y.id_] = 1.0;
+    sweep(y.id_);
+    std::copy(adjoints_.begin() + 1, adjoints_.begin() + 1 + static_cast<std::ptrdiff_t>(std::min<std::size_t>(n_inputs_, y.id_)),
+              out.begin());
+}
+std::vector<double> ActiveTape::gradient(const Active& y) {
+    std::vector<double> g;
+    gradient(y, g);
+    return g;
+}
+
+std::vector<double> ActiveTape::vjp(std::span<const Active> y, std::span<const double> v) {
+    if (y.size() != v.size())
+        throw ShapeError(fmt::format("ActiveTape::vjp: {} outputs but {} seeds", y.size(), v.size()));
+    std::uint32_t top = 0;
+    for (const Active& a : y) {
+        check_output(a, "vjp");
+        if (a.recording_ != 0) top = std::max(top, a.id_);
+    }
+    std::vector<double> out(n_inputs_, 0.0);
+    if (top == 0) return out;
+    adjoints_.assign(top + 1, 0.0);
+    for (std::size_t i = 0; i < y.size(); ++i)
+        if (y[i].recording_ != 0) adjoints_[y[i].id_] += v[i];
+    sweep(top);
+    std::copy(adjoints_.begin() + 1, adjoints_.begin() + 1 + static_cast<std::ptrdiff_t>(std::min<std::size_t>(n_inputs_, top)),
+              out.begin());
+    return out;
+}
+
+std::vector<std::vector<double>> ActiveTape::jacobian(std::span<const Active> y) {
+    std::vector<std::vector<double>> rows(y.size());
+    for (std::size_t i = 0; i < y.size(); ++i) gradient(y[i], rows[i]);
+    return rows;
+}
+
+namespace {
+// Σ terms as a chain of statements of at most 255 arguments: each link adds up to 254 arguments
+// of `add` to the previous link (its first argument). add(k, w) pushes term k's operands.
+template <class Value, class Add>
+Active chained_sum(std::size_t n, std::size_t args_per_term, Value value_of, Add add) {
+    double v = 0.0;
+    Active acc;
+    std::size_t k = 0;
+    do {
+        const std::size_t end = std::min(n, k + 254 / args_per_term);
+        std::uint32_t arg[255];
+        double jac[255];
+        detail::ActiveColumns* t = detail::current_active;
+        detail::ActiveWriter w{arg, jac, 0, t != nullptr ? t->recording : detail::kNoRecording, false};
+        acc.push(w, w, 1.0);
+        for (; k < end; ++k) {
+            v += value_of(k);
+            add(k, w);
+        }
+        if (w.foreign) detail::throw_foreign_active(t != nullptr ? "dot or sum" : "dot or sum outside any recording");
+        if (w.n == 0) {
+            acc = Active(v);
+            continue;
+        }
+        t->make_room(w.n);
+        std::copy_n(arg, w.n, t->arg.get() + t->n_args);
+        std::copy_n(jac, w.n, t->jac.get() + t->n_args);
+        t->n_args += w.n;
+        const std::uint32_t id = t->next++;
+        t->count[id] = static_cast<std::uint8_t>(w.n);
+        acc = detail::ActiveFactory::make(v, id, t->recording);
+    } while (k < n);
+    return acc;
+}
+}  // namespace
+
+Active dot(std::span<const Active> x, std::span<const Active> y) {
+    detail::check_dot_sizes(x.size(), y.size());
+    return chained_sum(
+        x.size(), 2, [&](std::size_t k) { return x[k].value() * y[k].value(); },
+        [&](std::size_t k, detail::ActiveWriter& w) {
+            x[k].push(w, w, y[k].value());
+            y[k].push(w, w, x[k].value());
+        });
+}
+
+Active sum(std::span<const Active> x) {
+    return chained_sum(
+        x.size(), 1, [&](std::size_t k) { return x[k].value(); },
+        [&](std::size_t k, detail::ActiveWriter& w) { x[k].push(w, w, 1.0); });
+}
+
+}  // namespace ad
+
+namespace ad::detail {
+ActiveTape& active_transform_tape() {
+    thread_local ActiveTape tape;
+    return tape;
+}
+}  // namespace ad::detail

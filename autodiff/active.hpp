@@ -1,0 +1,211 @@
+#pragma once
+// ad::Active — an active double: a value and an identifier on a linear tape. The gradient of one
+// function at one point, at the speed of the fastest statement-taping tools.
+//
+//     ad::ActiveTape tape;
+//     std::vector<ad::Active> x = tape.begin({2.0, 3.0});   // inputs: identifiers 1 and 2
+//     ad::Active f = sin(x[0]) * x[1] + exp(x[0] / x[1]);  // ONE statement: ∂f/∂x0 and ∂f/∂x1
+//     tape.end();
+//     std::vector<double> g = tape.gradient(f);            // {∂f/∂x0, ∂f/∂x1}
+//
+// or, as JAX writes it (functional.hpp; the function is typically a template over T):
+//
+//     auto [f, g] = ad::value_and_grad([](const std::vector<ad::Active>& x) -> ad::Active {
+//         return sin(x[0]) * x[1] + exp(x[0] / x[1]);
+//     }, {2.0, 3.0});
+//
+// Active has the arithmetic of ad::Real (expression.hpp: each assignment records one statement
+// with its partial derivatives) and drops everything else a Real carries, which is what makes a
+// Real cost about twice the bare minimum (README, "Scalar tapes"):
+//   * no leaf objects: inputs are identifiers 1..n made by begin(); Active(2.0) is a constant
+//     (unlike Real(2.0), which is a leaf), and only inputs and what is computed from them have
+//     gradients, which gradient() returns instead of storing them anywhere;
+//   * no handles: an Active is 16 bytes (value, identifier, recording number), copied freely,
+//     counted nowhere; the statements stay on the tape until its next begin();
+//   * first order only: no create_graph, no hooks, no DOT; use ad::Value for higher derivatives.
+// The tape is CoDiPack's Jacobian tape with linear indices: one identifier per statement (its
+// number), a one-byte argument count per identifier, and per argument a 4-byte identifier and an
+// 8-byte partial; the reverse sweep walks the statements from the output down and scatters each
+// adjoint into its arguments'. A partial that is exactly 0 is not stored (a statement whose
+// partials are all 0 gives a constant, as relu below 0 does), and x * x stores one partial, 2x.
+//
+// Misuse is an ad::GraphError, never a silent wrong answer: an Active of another recording (an
+// earlier one, another tape's, another thread's) used in a statement or asked for its gradient,
+// and active operands used when no recording is on. Recordings nest (begin() while another tape
+// records on this thread; the inner one must end first); Actives of different recordings do not
+// mix. A tape belongs to the thread that called begin() until end().
+#include <autodiff/error.hpp>
+#include <autodiff/expression.hpp>
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+namespace ad {
+
+class Active;
+class ActiveTape;
+
+namespace detail {
+
+// The columns of a linear tape; ActiveTape owns them, the statement recorder below writes them.
+struct ActiveColumns {
+    std::unique_ptr<std::uint8_t[]> count;  // arguments of each identifier (index 0 unused)
+    std::unique_ptr<std::uint32_t[]> arg;   // the argument identifiers, statement after statement
+    std::unique_ptr<double[]> jac;          // their partial derivatives
+    std::size_t id_capacity = 0, arg_capacity = 0;
+    std::size_t n_args = 0;
+    std::uint32_t next = 1;                 // the next statement's identifier
+    std::uint32_t recording = 0;            // this recording's number (never 0 or kNoRecording)
+    ActiveColumns* outer = nullptr;         // the recording this one nests in, on this thread
+
+    // Room for one more statement of `args` arguments: two compares inline, growth out of line.
+    [[gnu::always_inline]] void make_room(std::size_t args) {
+        if (next >= id_capacity || n_args + args > arg_capacity) [[unlikely]]
+            grow(1, args);
+    }
+    [[gnu::noinline]] void grow(std::size_t ids, std::size_t args);  // room for `ids` more identifiers
+};
+extern constinit thread_local ActiveColumns* current_active;  // the innermost recording
+inline constexpr std::uint32_t kNoRecording = 0xFFFFFFFFu;    // a writer's number when none is on
+
+// Where a statement's arguments go while its expression is pushed.
+struct ActiveWriter {
+    std::uint32_t* arg;
+    double* jac;
+    std::uint32_t n;
+    std::uint32_t recording;
+    bool foreign;  // an operand of another recording was met
+};
+
+template <class E>
+Active record_active(const E& e);
+struct ActiveFactory;  // makes the results of statements
+[[noreturn]] void throw_foreign_active(const char* where);
+
+}  // namespace detail
+
+class Active : public RealExpressionTag {
+public:
+    using family = Active;
+    Active() noexcept = default;                  // the constant 0
+    Active(double v) noexcept : v_(v) {}          // a constant (not an input: see ActiveTape::begin)
+    template <RealOperand E>
+        requires(!std::is_same_v<std::remove_cvref_t<E>, Active> && std::same_as<RealFamily<E>, Active>)
+    Active(const E& e) : Active(detail::record_active(e)) {}  // records the statement
+    template <RealOperand E>
+        requires(!std::is_same_v<std::remove_cvref_t<E>, Active> && std::same_as<RealFamily<E>, Active>)
+    Active& operator=(const E& e) {
+        return *this = detail::record_active(e);  // reads *this first if e uses it
+    }
+
+    double value() const noexcept { return v_; }
+    bool is_active() const noexcept { return recording_ != 0; }  // an input or computed from one
+    std::uint32_t id() const noexcept { return id_; }            // 0 for a constant
+
+    // --- expression interface ---
+    static constexpr std::size_t operands() noexcept { return 1; }
+    template <class Tape>
+    [[gnu::always_inline]] void push(Tape&, detail::ActiveWriter& w, double m) const {
+        if (recording_ != w.recording) [[unlikely]] {  // a constant, or another recording's
+            w.foreign |= recording_ != 0;
+            return;
+        }
+        if (m == 0.0) [[unlikely]] return;
+        w.arg[w.n] = id_;
+        w.jac[w.n] = m;
+        ++w.n;
+    }
+
+private:
+    friend class ActiveTape;
+    friend struct detail::ActiveFactory;
+    Active(double v, std::uint32_t id, std::uint32_t recording) noexcept : v_(v), id_(id), recording_(recording) {}
+
+    double v_ = 0.0;
+    std::uint32_t id_ = 0;
+    std::uint32_t recording_ = 0;  // 0: a constant
+};
+
+// A linear tape of Active statements; see the top of this file. Not copyable (the thread points
+// to it while it records); begin() keeps the capacity, so recording a function again at the same
+// size allocates nothing but the inputs' vector (none with the begin() that fills one).
+class ActiveTape {
+public:
+    ActiveTape() = default;
+    ActiveTape(const ActiveTape&) = delete;
+    ActiveTape& operator=(const ActiveTape&) = delete;
+    ~ActiveTape();
+
+    // Forgets the previous recording and starts one on this thread with inputs of these values.
+    std::vector<Active> begin(std::span<const double> x);
+    std::vector<Active> begin(std::initializer_list<double> x) { return begin(std::span<const double>(x)); }
+    void begin(std::span<const double> x, std::vector<Active>& inputs);
+    // Stops recording (the statements stay for gradient()); does nothing if not recording.
+    void end() noexcept;
+    bool recording() const noexcept;
+
+    // ∂y/∂x for the inputs x of the latest recording (zeros if y is a constant).
+    std::vector<double> gradient(const Active& y);
+    void gradient(const Active& y, std::vector<double>& out);
+    // vᵀ ∂y/∂x: one sweep seeded with v[i] at y[i]. ShapeError if the sizes differ.
+    std::vector<double> vjp(std::span<const Active> y, std::span<const double> v);
+    // ∂y_i/∂x_j, one sweep per output: y.size() rows of inputs() numbers.
+    std::vector<std::vector<double>> jacobian(std::span<const Active> y);
+
+    std::size_t inputs() const noexcept { return n_inputs_; }
+    std::size_t statements() const noexcept { return cols_.next - 1 - n_inputs_; }
+    std::size_t arguments() const noexcept { return cols_.n_args; }
+    // The recorded bytes: one count per identifier and 12 per argument (adjoints aside).
+    std::size_t bytes() const noexcept { return (cols_.next - 1) + cols_.n_args * (sizeof(std::uint32_t) + sizeof(double)); }
+
+private:
+    void check_output(const Active& y, const char* where) const;
+    void sweep(std::uint32_t from);  // adjoints_ seeded up to `from`; walks statements from..1
+
+    detail::ActiveColumns cols_;
+    std::vector<double> adjoints_;
+    std::size_t n_inputs_ = 0;
+    bool recording_ = false;
+};
+
+namespace detail {
+struct ActiveFactory {
+    static Active make(double v, std::uint32_t id, std::uint32_t recording) noexcept { return {v, id, recording}; }
+};
+
+// Records statement e on the innermost recording of this thread and returns its result.
+template <class E>
+[[gnu::always_inline]] inline Active record_active(const E& e) {
+    static_assert(E::operands() <= 255, "an ad::Active statement has at most 255 operands");
+    const double v = e.value();
+    ActiveColumns* t = current_active;
+    if (t == nullptr) [[unlikely]] {  // only constants may be combined outside a recording
+        std::uint32_t arg[E::operands()];
+        double jac[E::operands()];
+        ActiveWriter w{arg, jac, 0, kNoRecording, false};
+        e.push(w, w, 1.0);
+        if (w.foreign) throw_foreign_active("a statement outside any recording");
+        return Active(v);
+    }
+    t->make_room(E::operands());
+    ActiveWriter w{t->arg.get() + t->n_args, t->jac.get() + t->n_args, 0, t->recording, false};
+    e.push(w, w, 1.0);
+    if (w.foreign) [[unlikely]] throw_foreign_active("a statement");
+    if (w.n == 0) return Active(v);
+    t->n_args += w.n;
+    const std::uint32_t id = t->next++;
+    t->count[id] = static_cast<std::uint8_t>(w.n);
+    return ActiveFactory::make(v, id, t->recording);
+}
+}  // namespace detail
+
+// dot(x, y) = Σ x[k]·y[k] and sum(x) = Σ x[k], summed in index order, as statements of up to 255
+// arguments each (a longer one is a chain of them). Sizes that differ are an ad::ShapeError.
+Active dot(std::span<const Active> x, std::span<const Active> y);
+Active sum(std::span<const Active> x);
+
+}  // namespace ad

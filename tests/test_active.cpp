@@ -1,0 +1,294 @@
+// ad::Active: statements on a linear tape. Every function's value and gradient against ad::Value
+// (the same source, op by op) and against central finite differences, the tape's layout, dot and
+// sum longer than a statement, Jacobians and vector-Jacobian products, the JAX-style transforms,
+// and every misuse (an Active of another recording, of no recording, of another thread).
+#include "scalar_cases.hpp"
+#include "test_util.hpp"
+
+#include <autodiff/autodiff.hpp>
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+using ad::Active;
+using ad::ActiveTape;
+using ad::GraphError;
+using ad::Value;
+using ad::test::contains;
+using ad::test::error_of;
+using ad::testing::cases;
+using ad::testing::RealCase;
+
+namespace {
+
+// Central differences of f at p, with f evaluated on constants (no recording is on).
+std::vector<double> central_differences(const std::function<Active(const std::vector<Active>&)>& f,
+                                        const std::vector<double>& p) {
+    std::vector<double> g(p.size());
+    for (std::size_t k = 0; k < p.size(); ++k) {
+        const double h = 1e-6 * std::max(1.0, std::fabs(p[k]));
+        std::vector<Active> plus(p.begin(), p.end()), minus(p.begin(), p.end());
+        plus[k] = p[k] + h;
+        minus[k] = p[k] - h;
+        g[k] = (f(plus).value() - f(minus).value()) / (2 * h);
+    }
+    return g;
+}
+
+template <class T>
+T rosenbrock(const std::vector<T>& x) {
+    T s = T(0.0);
+    for (std::size_t i = 0; i + 1 < x.size(); ++i) {
+        T a = x[i + 1] - x[i] * x[i];
+        T b = 1.0 - x[i];
+        s = s + 100.0 * (a * a) + b * b;
+    }
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("every Active function: value and gradient match ad::Value and central differences") {
+    ActiveTape tape;
+    for (const RealCase& c : cases()) {
+        for (const auto& p : c.points) {
+            CAPTURE(std::string(c.name));
+            CAPTURE(p[0]);
+            std::vector<Value> xv(p.begin(), p.end());
+            const Value fv = c.as_value(xv);
+            fv.backward();
+            const std::vector<Active> x = tape.begin(p);
+            const Active f = c.as_active(x);
+            tape.end();
+            CHECK(f.value() == doctest::Approx(fv.value()).epsilon(1e-15));
+            const std::vector<double> g = tape.gradient(f);
+            const std::vector<double> fd = central_differences(c.as_active, p);
+            REQUIRE(g.size() == p.size());
+            for (std::size_t k = 0; k < p.size(); ++k) {
+                CHECK(g[k] == doctest::Approx(xv[k].grad()).epsilon(1e-13));
+                CHECK(g[k] == doctest::Approx(fd[k]).epsilon(1e-6));
+            }
+        }
+    }
+}
+
+TEST_CASE("a statement is one identifier with one partial per distinct operand; zero partials are not stored") {
+    ActiveTape tape;
+    const std::vector<Active> x = tape.begin({2.0, 3.0});
+    CHECK(tape.inputs() == 2);
+    CHECK(x[0].id() == 1);
+    CHECK(x[1].id() == 2);
+    CHECK(tape.statements() == 0);
+    Active f = sin(x[0]) * x[1] + exp(x[0] / x[1]) - 3.0 * x[0] * x[0];  // x0 four times, x1 twice
+    CHECK(tape.statements() == 1);
+    CHECK(tape.arguments() == 6);  // x0, x1, x0, x1, x0, x0: (3·x0)·x0 is not x·x of one named x
+    CHECK(f.id() == 3);
+    Active sq = x[0] * x[0];  // one partial, 2·x0
+    CHECK(tape.arguments() == 7);
+    Active diff = x[0] - x[0];  // partials 1 and −1 merge to 0: nothing stored, a constant
+    CHECK(tape.arguments() == 7);
+    CHECK_FALSE(diff.is_active());
+    CHECK(diff.value() == 0.0);
+    Active r = relu(-1.0 * x[1]);  // relu below 0: a zero partial, a constant
+    CHECK_FALSE(r.is_active());
+    Active c = Active(2.0) * 3.0;  // constants combine into constants
+    CHECK_FALSE(c.is_active());
+    CHECK(tape.statements() == 2);  // f and sq; diff, r and c are constants
+    CHECK(tape.bytes() == 4 + 7 * 12);  // a count byte per identifier (2 inputs, 2 statements)
+    tape.end();
+    const auto g = tape.gradient(f);
+    CHECK(g[0] == doctest::Approx(std::cos(2.0) * 3 + std::exp(2.0 / 3) / 3 - 12.0));
+    CHECK(g[1] == doctest::Approx(std::sin(2.0) - std::exp(2.0 / 3) * 2 / 9));
+    CHECK(tape.gradient(sq) == std::vector<double>{4.0, 0.0});
+    CHECK(tape.gradient(c) == std::vector<double>{0.0, 0.0});      // a constant: zeros
+    CHECK(tape.gradient(x[1]) == std::vector<double>{0.0, 1.0});   // an input: a unit vector
+}
+
+TEST_CASE("kinks are ad::Value's: relu'(0) = 0, abs'(0) = 0, ties split, NaN passes relu") {
+    ActiveTape tape;
+    auto x = tape.begin({0.0, 0.0, 1.5, std::numeric_limits<double>::quiet_NaN()});
+    Active a = relu(x[0]) + abs(x[1]) * 2.0;
+    Active m = max(x[2], x[2] * 1.0) + min(x[0], x[1]);
+    Active n = relu(x[3]);
+    tape.end();
+    CHECK(tape.gradient(a) == std::vector<double>{0.0, 0.0, 0.0, 0.0});
+    const auto gm = tape.gradient(m);
+    CHECK(gm[2] == 1.0);  // 0.5 + 0.5
+    CHECK(gm[0] == 0.5);
+    CHECK(gm[1] == 0.5);
+    CHECK(std::isnan(n.value()));
+    CHECK(tape.gradient(n)[3] == 1.0);  // NaN > 0 is false, NaN <= 0 too: the gradient passes
+}
+
+TEST_CASE("extended Rosenbrock: the same template over double, Value and Active, the exact gradient") {
+    std::vector<double> p(1001);
+    for (std::size_t i = 0; i < p.size(); ++i) p[i] = 0.5 + 0.01 * static_cast<double>(i % 37) - 0.2 * (i % 2);
+    std::vector<double> exact(p.size(), 0.0);
+    for (std::size_t i = 0; i + 1 < p.size(); ++i) {
+        const double a = p[i + 1] - p[i] * p[i];
+        exact[i] += -400.0 * p[i] * a - 2.0 * (1.0 - p[i]);
+        exact[i + 1] += 200.0 * a;
+    }
+    ActiveTape tape;
+    auto x = tape.begin(p);
+    const Active f = rosenbrock(x);
+    tape.end();
+    CHECK(f.value() == rosenbrock(p));  // the same operations in the same order: the same bits
+    CHECK(tape.statements() == 3 * (p.size() - 1));
+    CHECK(tape.arguments() == 6 * (p.size() - 1) - 1);  // the first sum has no s to depend on
+    const auto g = tape.gradient(f);
+    for (std::size_t i = 0; i < p.size(); ++i) CHECK(g[i] == doctest::Approx(exact[i]).epsilon(1e-13));
+    const auto [v, g2] = ad::value_and_grad(rosenbrock<Active>, p);
+    CHECK(v == f.value());
+    CHECK(g2 == g);
+    CHECK(ad::grad(rosenbrock<Active>, p) == g);
+    const auto [vv, gv] = ad::value_and_grad(rosenbrock<Value>, p);
+    CHECK(vv == doctest::Approx(v).epsilon(1e-15));
+    for (std::size_t i = 0; i < p.size(); ++i) CHECK(gv[i] == doctest::Approx(g[i]).epsilon(1e-13));
+}
+
+TEST_CASE("dot and sum: values in index order, any length (chained statements), sizes checked") {
+    const std::size_t n = 1000;  // 8 statements of up to 127 pairs
+    std::vector<double> p(2 * n);
+    for (std::size_t i = 0; i < p.size(); ++i) p[i] = std::sin(0.37 * static_cast<double>(i)) + (i % 5 == 0 ? 0.0 : 0.1);
+    ActiveTape tape;
+    auto x = tape.begin(p);
+    const std::span<const Active> all(x), w = all.first(n), v = all.last(n);
+    const Active d = dot(w, v);
+    CHECK(tape.statements() == (n + 126) / 127);
+    const Active s = sum(all);
+    tape.end();
+    double dv = 0.0, sv = 0.0;
+    for (std::size_t k = 0; k < n; ++k) dv += p[k] * p[n + k];
+    for (double e : p) sv += e;
+    CHECK(d.value() == dv);
+    CHECK(s.value() == sv);
+    const auto gd = tape.gradient(d);
+    for (std::size_t k = 0; k < n; ++k) {
+        CHECK(gd[k] == p[n + k]);
+        CHECK(gd[n + k] == p[k]);
+    }
+    for (double e : tape.gradient(s)) CHECK(e == 1.0);
+    // A partner that is 0 passes nothing; a constant partner is a partial only.
+    auto y = tape.begin({2.0, 0.0});
+    const std::vector<Active> z{y[0], Active(5.0)}, u{y[1], y[0]};
+    const Active e = dot(std::span<const Active>(z), std::span<const Active>(u));
+    tape.end();
+    CHECK(e.value() == 10.0);
+    CHECK(tape.gradient(e) == std::vector<double>{5.0, 2.0});
+    CHECK(contains(error_of<ad::ShapeError>([&] { (void)dot(w, all); }), "1000"));
+    CHECK_FALSE(sum(std::span<const Active>()).is_active());
+    CHECK(dot(std::span<const Active>(), std::span<const Active>()).value() == 0.0);
+}
+
+TEST_CASE("jacobian and vjp: one sweep per row, and vᵀJ in one sweep, as ad::Value's") {
+    auto f = [](const auto& x) {
+        using T = std::decay_t<decltype(x[0])>;
+        std::vector<T> y;
+        y.push_back(x[0] * x[1]);
+        y.push_back(sin(x[0]) + x[2] * x[2]);
+        y.push_back(x[1] / x[2]);
+        y.push_back(y[0]);  // the same output twice
+        return y;
+    };
+    const std::vector<double> p{0.7, -1.3, 2.1};
+    const auto jv = ad::jacobian([&](const std::vector<Value>& x) { return f(x); }, p);
+    const auto ja = ad::jacobian([&](const std::vector<Active>& x) { return f(x); }, p);
+    REQUIRE(ja.size() == 4);
+    for (std::size_t i = 0; i < 4; ++i)
+        for (std::size_t j = 0; j < 3; ++j) CHECK(ja[i][j] == doctest::Approx(jv[i][j]).epsilon(1e-14));
+    const std::vector<double> seed{1.0, -2.0, 0.5, 3.0};
+    const auto [values, vj] = ad::vjp([&](const std::vector<Active>& x) { return f(x); }, p, seed);
+    CHECK(values.size() == 4);
+    CHECK(values[1] == std::sin(0.7) + 2.1 * 2.1);
+    for (std::size_t j = 0; j < 3; ++j) {
+        double expect = 0.0;
+        for (std::size_t i = 0; i < 4; ++i) expect += seed[i] * jv[i][j];
+        CHECK(vj[j] == doctest::Approx(expect).epsilon(1e-14));
+    }
+    ActiveTape tape;
+    auto x = tape.begin(p);
+    const auto y = f(x);
+    CHECK(contains(error_of<ad::ShapeError>([&] { (void)tape.vjp(y, std::vector<double>{1.0}); }), "4 outputs but 1"));
+}
+
+TEST_CASE("misuse: an Active of another recording, of no recording or of another thread is a GraphError") {
+    ActiveTape tape, other;
+    auto old = tape.begin({1.0});
+    Active kept = old[0] * 2.0;
+    auto x = tape.begin({1.0});  // a new recording: old and kept are stale
+    const std::string stale = error_of<GraphError>([&] { (void)Active(x[0] * kept); });
+    CHECK(contains(stale, "another recording"));
+    CHECK(contains(error_of<GraphError>([&] { (void)tape.gradient(kept); }), "ActiveTape::gradient"));
+    CHECK(contains(error_of<GraphError>([&] { (void)dot(std::span<const Active>(old), std::span<const Active>(x)); }),
+                   "another recording"));
+    tape.end();
+    CHECK(contains(error_of<GraphError>([&] { (void)Active(x[0] + 1.0); }), "outside any recording"));
+    Active c = Active(3.0) * 2.0 + 1.0;  // constants need no recording
+    CHECK(c.value() == 7.0);
+    // Nesting: the inner recording is the current one; the outer's Actives are foreign there.
+    auto outer = tape.begin({2.0});
+    auto inner = other.begin({3.0});
+    CHECK(contains(error_of<GraphError>([&] { (void)Active(outer[0] * inner[0]); }), "another recording"));
+    Active in = inner[0] * inner[0];
+    other.end();
+    Active out = outer[0] * outer[0];  // the outer recording is current again
+    tape.end();
+    CHECK(other.gradient(in) == std::vector<double>{6.0});
+    CHECK(tape.gradient(out) == std::vector<double>{4.0});
+    CHECK(contains(error_of<GraphError>([&] { (void)tape.gradient(in); }), "another recording"));
+    // Another thread: no recording of its own, so the Active is foreign there.
+    auto y = tape.begin({1.5});
+    std::string there;
+    std::thread([&] { there = error_of<GraphError>([&] { (void)Active(y[0] * 2.0); }); }).join();
+    CHECK(contains(there, "outside any recording"));
+    tape.end();
+}
+
+TEST_CASE("transforms: an exception in f ends its recording; transforms nest") {
+    auto throws = [](const std::vector<Active>& x) -> Active {
+        Active y = x[0] * 2.0;
+        if (y.value() > 0) throw std::runtime_error("f failed");
+        return y;
+    };
+    ActiveTape tape;
+    const auto x = tape.begin({1.0});
+    tape.end();
+    CHECK_THROWS_AS(ad::value_and_grad(throws, {1.0}), std::runtime_error);
+    // Had the transform's recording stayed on, this would be "another recording" instead.
+    CHECK(contains(error_of<GraphError>([&] { (void)Active(x[0] * 2.0); }), "outside any recording"));
+    // f itself differentiates another function (the shared tape is busy: the inner call uses its own).
+    auto outer = [](const std::vector<Active>& x) -> Active {
+        const auto [v, g] = ad::value_and_grad([](const std::vector<Active>& y) -> Active { return y[0] * y[0] * y[0]; },
+                                               {x[0].value()});
+        return x[0] * g[0];  // x · 3x²  (g is a number: the inner derivative is not differentiated)
+    };
+    const auto [v, g] = ad::value_and_grad(outer, {2.0});
+    CHECK(v == 24.0);
+    CHECK(g == std::vector<double>{12.0});
+    // Using the outer call's Active inside the inner function is an error, not a silent zero.
+    auto mixes = [](const std::vector<Active>& x) -> Active {
+        return ad::value_and_grad([&](const std::vector<Active>& y) -> Active { return y[0] * x[0]; }, {1.0}).first;
+    };
+    CHECK(contains(error_of<GraphError>([&] { (void)ad::grad(mixes, {2.0}); }), "another recording"));
+}
+
+TEST_CASE("threads record their own tapes at the same time") {
+    std::vector<std::vector<double>> grads(2);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 2; ++t) {
+        threads.emplace_back([&grads, t] {
+            std::vector<double> p(500, 0.3 + 0.1 * t);
+            for (int rep = 0; rep < 20; ++rep) grads[static_cast<std::size_t>(t)] = ad::grad(rosenbrock<Active>, p);
+        });
+    }
+    for (auto& th : threads) th.join();
+    for (int t = 0; t < 2; ++t) {
+        std::vector<double> p(500, 0.3 + 0.1 * t);
+        CHECK(grads[static_cast<std::size_t>(t)] == ad::grad(rosenbrock<Active>, p));
+    }
+}
