@@ -1,5 +1,7 @@
 // Scalar benchmark: extended Rosenbrock (n = 10^4, 10^6) and a 10^6-step dependent chain,
-// evaluated in plain doubles, recorded + differentiated by our tape, and by ADOL-C when built.
+// evaluated in plain doubles, recorded + differentiated by our tapes (ours: ad::Active on an
+// ActiveTape; also ad::Real, ad::Value and value_and_grad over each), by a minimal hand-written
+// statement tape (the floor), and by ADOL-C when built.
 // Prints a table and one JSON line per case; medians of ≥ 5 repetitions after a warm-up.
 #include <autodiff/autodiff.hpp>
 #include <bench/reference_tape.hpp>
@@ -25,7 +27,7 @@ namespace {
 std::optional<int> pinned_cpu;
 std::string cpu_field() { return pinned_cpu ? fmt::format(",\"cpu\":{}", *pinned_cpu) : std::string(",\"cpu\":null"); }
 
-// The same source for plain doubles and for ad::Value.
+// The same source for plain doubles, ad::Value, ad::Real and ad::Active.
 template <class T>
 T rosenbrock(const std::vector<T>& x) {
     T s = T(0.0);
@@ -71,45 +73,51 @@ double max_rel_error(const std::vector<double>& a, const std::vector<double>& b)
 struct Row {
     std::string bench;
     std::size_t n;
-    double plain_s, ours_s;  // ours: ad::Real (statement tape), the engine's fastest first-order path
-    double value_s;          // ad::Value (one entry per operation; any order)
-    std::optional<double> adolc_s;
-    double bytes_per_op, real_bytes_per_stmt, ours_err, value_err;
-    std::optional<double> adolc_err;
-    double real_tape_bytes = 0, traffic_s = 0;  // what the Real tape records; the time to write and read that much
-    double ref_s = 0, ref_bytes = 0, ref_err = 0;  // the minimal statement tape of reference_tape.hpp
-    double functional_s = 0, functional_err = 0;    // ad::value_and_grad of the function over ad::Real
-    double functional_value_s = 0;                  // ... over ad::Value
+    double plain_s = 0, ours_s = 0;  // ours: ad::Active on an ActiveTape, the engine's fastest first-order path
+    double ours_err = 0, ours_tape_bytes = 0, ours_bytes_per_stmt = 0;
+    double real_s = 0, real_err = 0;  // ad::Real (statement tape with leaves and handles)
+    double real_bytes_per_stmt = 0, real_tape_bytes = 0;
+    double value_s = 0, value_err = 0, bytes_per_op = 0;  // ad::Value (one entry per operation; any order)
+    std::optional<double> adolc_s, adolc_err;
+    double traffic_s = 0;                            // the time to write and read as many bytes as ours records
+    double ref_s = 0, ref_bytes = 0, ref_err = 0;    // the minimal statement tape of reference_tape.hpp
+    double functional_s = 0, functional_err = 0;     // ad::value_and_grad of the function over ad::Active
+    double functional_real_s = 0;                    // ... over ad::Real
+    double functional_value_s = 0;                   // ... over ad::Value
 };
 
 void print(const Row& r) {
     auto opt = [](std::optional<double> v, const char* f = "{:.6g}") { return v ? fmt::format(fmt::runtime(f), *v) : std::string("null"); };
-    fmt::print("{:<18} n={:<8} plain {:8.3f} ms  Real {:8.3f} ms ({:5.1f}x plain)  Value {:8.3f} ms ({:5.1f}x)  adolc {:>9} ms  "
-               "Real/adolc {:>6}  {:.1f} B/op (Value), {:.1f} B/statement (Real)  grad rel err {:.1e} / {:.1e}\n",
-               r.bench, r.n, r.plain_s * 1e3, r.ours_s * 1e3, r.ours_s / r.plain_s, r.value_s * 1e3, r.value_s / r.plain_s,
-               r.adolc_s ? fmt::format("{:.3f}", *r.adolc_s * 1e3) : "n/a",
-               r.adolc_s ? fmt::format("{:.3f}", r.ours_s / *r.adolc_s) : "n/a", r.bytes_per_op, r.real_bytes_per_stmt,
-               r.ours_err, r.value_err);
-    fmt::print("{:<18} ad::value_and_grad(f, x) with f over ad::Real {:.3f} ms ({:.1f}x plain; Real / it = {:.2f}), "
-               "over ad::Value {:.3f} ms ({:.1f}x), grad rel err {:.1e}\n",
-               "", r.functional_s * 1e3, r.functional_s / r.plain_s, r.ours_s / r.functional_s, r.functional_value_s * 1e3,
-               r.functional_value_s / r.plain_s, r.functional_err);
-    if (r.traffic_s > 0)
-        fmt::print("{:<18} the Real tape records {:.1f} MB; writing and reading that much alone takes {:.3f} ms ({:.1f}x plain)\n",
-                   "", r.real_tape_bytes / 1e6, r.traffic_s * 1e3, r.traffic_s / r.plain_s);
+    auto x = [&r](double s) { return s / r.plain_s; };
+    fmt::print("{:<18} n={:<8} plain {:8.3f} ms  Active {:8.3f} ms ({:5.1f}x plain)  Real {:8.3f} ms ({:5.1f}x)  "
+               "Value {:8.3f} ms ({:5.1f}x)  adolc {:>9} ms  Active/adolc {:>6}  grad rel err {:.1e} / {:.1e} / {:.1e}\n",
+               r.bench, r.n, r.plain_s * 1e3, r.ours_s * 1e3, x(r.ours_s), r.real_s * 1e3, x(r.real_s), r.value_s * 1e3,
+               x(r.value_s), r.adolc_s ? fmt::format("{:.3f}", *r.adolc_s * 1e3) : "n/a",
+               r.adolc_s ? fmt::format("{:.3f}", r.ours_s / *r.adolc_s) : "n/a", r.ours_err, r.real_err, r.value_err);
+    fmt::print("{:<18} bytes: {:.1f} per Value op, {:.1f} per Real statement, {:.1f} per Active statement ({:.1f} MB; "
+               "writing and reading that much alone takes {:.3f} ms, {:.1f}x plain)\n",
+               "", r.bytes_per_op, r.real_bytes_per_stmt, r.ours_bytes_per_stmt, r.ours_tape_bytes / 1e6, r.traffic_s * 1e3,
+               x(r.traffic_s));
+    fmt::print("{:<18} ad::value_and_grad(f, x) with f over Active {:.3f} ms ({:.1f}x plain), over Real {:.3f} ms ({:.1f}x), "
+               "over Value {:.3f} ms ({:.1f}x), grad rel err {:.1e}\n",
+               "", r.functional_s * 1e3, x(r.functional_s), r.functional_real_s * 1e3, x(r.functional_real_s),
+               r.functional_value_s * 1e3, x(r.functional_value_s), r.functional_err);
     fmt::print("{:<18} a minimal statement tape (bench/reference_tape.hpp) records {:.1f} MB and takes {:.3f} ms ({:.1f}x plain; "
-               "Real / it = {:.2f}), grad rel err {:.1e}\n",
-               "", r.ref_bytes / 1e6, r.ref_s * 1e3, r.ref_s / r.plain_s, r.ours_s / r.ref_s, r.ref_err);
-    fmt::print("JSON {{\"bench\":\"{}\",\"n\":{},\"plain_s\":{:.6g},\"ours_s\":{:.6g},\"value_s\":{:.6g},\"adolc_s\":{},"
-               "\"bytes_per_op\":{:.2f},\"real_bytes_per_stmt\":{:.2f},\"ratio_plain\":{:.3g},\"value_ratio_plain\":{:.3g},"
-               "\"ratio_adolc\":{},\"ours_grad_rel_err\":{:.3g},\"value_grad_rel_err\":{:.3g},\"adolc_grad_rel_err\":{},"
-               "\"real_tape_bytes\":{:.0f},\"tape_traffic_s\":{:.6g},\"reference_tape_s\":{:.6g},\"reference_tape_bytes\":{:.0f},"
-               "\"reference_ratio_plain\":{:.3g},\"functional_s\":{:.6g},\"functional_ratio_plain\":{:.3g},"
+               "Active / it = {:.2f}, Real / it = {:.2f}), grad rel err {:.1e}\n",
+               "", r.ref_bytes / 1e6, r.ref_s * 1e3, x(r.ref_s), r.ours_s / r.ref_s, r.real_s / r.ref_s, r.ref_err);
+    fmt::print("JSON {{\"bench\":\"{}\",\"n\":{},\"plain_s\":{:.6g},\"ours_s\":{:.6g},\"ours\":\"ad::Active\",\"real_s\":{:.6g},"
+               "\"value_s\":{:.6g},\"adolc_s\":{},\"bytes_per_op\":{:.2f},\"real_bytes_per_stmt\":{:.2f},"
+               "\"active_bytes_per_stmt\":{:.2f},\"ratio_plain\":{:.3g},\"real_ratio_plain\":{:.3g},\"value_ratio_plain\":{:.3g},"
+               "\"ratio_adolc\":{},\"ours_grad_rel_err\":{:.3g},\"real_grad_rel_err\":{:.3g},\"value_grad_rel_err\":{:.3g},"
+               "\"adolc_grad_rel_err\":{},\"ours_tape_bytes\":{:.0f},\"real_tape_bytes\":{:.0f},\"tape_traffic_s\":{:.6g},"
+               "\"reference_tape_s\":{:.6g},\"reference_tape_bytes\":{:.0f},\"reference_ratio_plain\":{:.3g},"
+               "\"functional_s\":{:.6g},\"functional_ratio_plain\":{:.3g},\"functional_real_s\":{:.6g},"
                "\"functional_value_s\":{:.6g},\"functional_grad_rel_err\":{:.3g}{}}}\n",
-               r.bench, r.n, r.plain_s, r.ours_s, r.value_s, opt(r.adolc_s), r.bytes_per_op, r.real_bytes_per_stmt,
-               r.ours_s / r.plain_s, r.value_s / r.plain_s, r.adolc_s ? fmt::format("{:.4g}", r.ours_s / *r.adolc_s) : "null",
-               r.ours_err, r.value_err, opt(r.adolc_err, "{:.3g}"), r.real_tape_bytes, r.traffic_s, r.ref_s, r.ref_bytes,
-               r.ref_s / r.plain_s, r.functional_s, r.functional_s / r.plain_s, r.functional_value_s, r.functional_err,
+               r.bench, r.n, r.plain_s, r.ours_s, r.real_s, r.value_s, opt(r.adolc_s), r.bytes_per_op, r.real_bytes_per_stmt,
+               r.ours_bytes_per_stmt, x(r.ours_s), x(r.real_s), x(r.value_s),
+               r.adolc_s ? fmt::format("{:.4g}", r.ours_s / *r.adolc_s) : "null", r.ours_err, r.real_err, r.value_err,
+               opt(r.adolc_err, "{:.3g}"), r.ours_tape_bytes, r.real_tape_bytes, r.traffic_s, r.ref_s, r.ref_bytes,
+               x(r.ref_s), r.functional_s, x(r.functional_s), r.functional_real_s, r.functional_value_s, r.functional_err,
                cpu_field());
 }
 
@@ -150,10 +158,27 @@ double time_rosenbrock(const std::vector<double>& x, int reps, std::vector<doubl
 }
 
 // JAX's form, given x and returning ∇f like ADOL-C's gradient(): ad::value_and_grad of f (over
-// ad::Real or ad::Value), whose inputs are tape entries instead of leaves.
+// ad::Active, ad::Real or ad::Value; over the last two its inputs are tape entries, not leaves).
 template <class F>
 double time_value_and_grad(const F& f, const std::vector<double>& x, int reps, std::vector<double>& grad) {
     return bench::median_seconds(reps, [&] { grad = ad::value_and_grad(f, x).second; });
+}
+
+// Ours: record on an ad::ActiveTape (begin, f, end) and take the gradient; the tape's bytes and
+// bytes per identifier (statements and inputs) of the last recording.
+template <class F>
+double time_active(const F& f, const std::vector<double>& x, int reps, std::vector<double>& grad, Row& r) {
+    ad::ActiveTape tape;
+    std::vector<ad::Active> xa;
+    const double s = bench::median_seconds(reps, [&] {
+        tape.begin(x, xa);
+        const ad::Active y = f(xa);
+        tape.end();
+        tape.gradient(y, grad);
+    });
+    r.ours_tape_bytes = static_cast<double>(tape.bytes());
+    r.ours_bytes_per_stmt = r.ours_tape_bytes / static_cast<double>(tape.statements() + tape.inputs());
+    return s;
 }
 
 // The same gradients on the reference tape, each statement's partials written by hand.
@@ -192,20 +217,26 @@ double time_reference_chain(double x0, std::size_t steps, int reps, std::vector<
 Row bench_rosenbrock(std::size_t n, int reps) {
     std::vector<double> x(n);
     for (std::size_t i = 0; i < n; ++i) x[i] = 0.5 + 0.001 * static_cast<double>(i % 100);
-    Row r{"scalar_rosenbrock", n, 0, 0, 0, {}, 0, 0, 0, 0, {}};
+    Row r;
+    r.bench = "scalar_rosenbrock";
+    r.n = n;
     volatile double sink = 0;
     r.plain_s = bench::median_seconds(reps, [&] { sink = sink + rosenbrock(x); });
     const auto exact = analytic_rosenbrock_gradient(x);
     std::vector<double> grad;
     r.value_s = time_rosenbrock<ad::Value>(x, reps, grad, r.bytes_per_op);
     r.value_err = max_rel_error(grad, exact);
-    r.ours_s = time_rosenbrock<ad::Real>(x, reps, grad, r.real_bytes_per_stmt, &r.real_tape_bytes);
+    r.real_s = time_rosenbrock<ad::Real>(x, reps, grad, r.real_bytes_per_stmt, &r.real_tape_bytes);
+    r.real_err = max_rel_error(grad, exact);
+    r.ours_s = time_active(rosenbrock<ad::Active>, x, reps, grad, r);
     r.ours_err = max_rel_error(grad, exact);
-    r.traffic_s = time_traffic(static_cast<std::size_t>(r.real_tape_bytes), reps);
+    r.traffic_s = time_traffic(static_cast<std::size_t>(r.ours_tape_bytes), reps);
     r.ref_s = time_reference_rosenbrock(x, reps, grad, r.ref_bytes);
     r.ref_err = max_rel_error(grad, exact);
-    r.functional_s = time_value_and_grad([](const std::vector<ad::Real>& v) { return rosenbrock(v); }, x, reps, grad);
+    r.functional_s = time_value_and_grad(rosenbrock<ad::Active>, x, reps, grad);
     r.functional_err = max_rel_error(grad, exact);
+    r.functional_real_s = time_value_and_grad([](const std::vector<ad::Real>& v) { return rosenbrock(v); }, x, reps, grad);
+    r.functional_err = std::max(r.functional_err, max_rel_error(grad, exact));
     r.functional_value_s = time_value_and_grad([](const std::vector<ad::Value>& v) { return rosenbrock(v); }, x, reps, grad);
     r.functional_err = std::max(r.functional_err, max_rel_error(grad, exact));
 #ifdef AD_BENCH_HAVE_ADOLC
@@ -232,21 +263,28 @@ double time_chain(double x0, std::size_t steps, int reps, double& grad, double& 
 
 Row bench_chain(std::size_t steps, int reps) {
     const double x0 = 0.3;
-    Row r{"scalar_chain", steps, 0, 0, 0, {}, 0, 0, 0, 0, {}};
+    Row r;
+    r.bench = "scalar_chain";
+    r.n = steps;
     volatile double sink = 0;
     r.plain_s = bench::median_seconds(reps, [&] { sink = sink + chain(x0 + sink * 0, steps); });
     const double exact = chain_derivative(x0, steps);
     double g = 0;
     r.value_s = time_chain<ad::Value>(x0, steps, reps, g, r.bytes_per_op);
     r.value_err = max_rel_error({g}, {exact});
-    r.ours_s = time_chain<ad::Real>(x0, steps, reps, g, r.real_bytes_per_stmt, &r.real_tape_bytes);
-    r.ours_err = max_rel_error({g}, {exact});
-    r.traffic_s = time_traffic(static_cast<std::size_t>(r.real_tape_bytes), reps);
+    r.real_s = time_chain<ad::Real>(x0, steps, reps, g, r.real_bytes_per_stmt, &r.real_tape_bytes);
+    r.real_err = max_rel_error({g}, {exact});
     std::vector<double> grad;
+    auto active_chain = [steps](const std::vector<ad::Active>& v) -> ad::Active { return chain(v[0], steps); };
+    r.ours_s = time_active(active_chain, {x0}, reps, grad, r);
+    r.ours_err = max_rel_error(grad, {exact});
+    r.traffic_s = time_traffic(static_cast<std::size_t>(r.ours_tape_bytes), reps);
     r.ref_s = time_reference_chain(x0, steps, reps, grad, r.ref_bytes);
     r.ref_err = max_rel_error(grad, {exact});
-    r.functional_s = time_value_and_grad([steps](const std::vector<ad::Real>& v) { return chain(v[0], steps); }, {x0}, reps, grad);
+    r.functional_s = time_value_and_grad(active_chain, {x0}, reps, grad);
     r.functional_err = max_rel_error(grad, {exact});
+    r.functional_real_s = time_value_and_grad([steps](const std::vector<ad::Real>& v) { return chain(v[0], steps); }, {x0}, reps, grad);
+    r.functional_err = std::max(r.functional_err, max_rel_error(grad, {exact}));
     r.functional_value_s =
         time_value_and_grad([steps](const std::vector<ad::Value>& v) { return chain(v[0], steps); }, {x0}, reps, grad);
     r.functional_err = std::max(r.functional_err, max_rel_error(grad, {exact}));

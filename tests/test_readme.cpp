@@ -37,6 +37,37 @@ TEST_CASE("README: Scalars recorded per statement: ad::Real") {
     CHECK(y.grad() == doctest::Approx(0.4292906671));
 }
 
+namespace {
+template <class T>
+T readme_rosenbrock(const std::vector<T>& x) {
+    T s = 0.0;
+    for (std::size_t i = 0; i + 1 < x.size(); ++i) {
+        T a = x[i + 1] - x[i] * x[i];
+        T b = 1.0 - x[i];
+        s = s + 100.0 * (a * a) + b * b;
+    }
+    return s;
+}
+}  // namespace
+
+TEST_CASE("README: The gradient at a point, fastest: ad::Active") {
+    const std::vector<double> x{-1.2, 1.0, 0.5};
+    auto [f, g] = ad::value_and_grad(readme_rosenbrock<ad::Active>, x);
+    CHECK(f == readme_rosenbrock(x));
+    const auto [fv, gv] = ad::value_and_grad(readme_rosenbrock<ad::Value>, x);
+    for (std::size_t i = 0; i < x.size(); ++i) CHECK(g[i] == doctest::Approx(gv[i]).epsilon(1e-14));
+    ad::ActiveTape tape;
+    std::vector<ad::Active> v = tape.begin({1.0, 2.0});
+    ad::Active y = sin(v[0]) * v[1] + exp(v[0] / v[1]);
+    CHECK(tape.statements() == 1);
+    tape.end();
+    std::vector<double> dy = tape.gradient(y);
+    CHECK(dy[0] == doctest::Approx(1.9049652471));
+    CHECK(dy[1] == doctest::Approx(0.4292906671));
+    CHECK_FALSE(ad::Active(2.0).is_active());
+    CHECK_THROWS_AS((void)ad::Active(v[0] * 2.0), ad::GraphError);  // the recording has ended
+}
+
 TEST_CASE("README: Scalars recorded per statement: dot and sum") {
     auto& t = ad::detail::tape();
     std::vector<ad::Real> w{0.5, -0.25}, a{ad::Real::constant(1.0), ad::Real::constant(-2.0)};

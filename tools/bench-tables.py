@@ -19,16 +19,17 @@ def ratio(a, b, fmt="{:.2f}"):
     return "n/a" if a is None or b is None or b == 0 else fmt.format(a / b)
 
 
-print("| case | CPU | plain double | `ad::Real` (record + backward) | Real / plain | `value_and_grad` over Real / plain | `ad::Value` / plain | ADOL-C | Real / ADOL-C | bytes per op (Value) | Real tape: MB, write + read alone / plain | minimal tape / plain (Real / it) |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| case | CPU | plain double | `ad::Active` (record + gradient) | Active / plain | `value_and_grad` over Active / plain | `ad::Real` / plain | `ad::Value` / plain | ADOL-C | Active / ADOL-C | bytes per op (Value) | Active tape: MB, write + read alone / plain | minimal tape / plain (Active / it) |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     if r["bench"] in ("scalar_rosenbrock", "scalar_chain"):
         name = "extended Rosenbrock" if r["bench"] == "scalar_rosenbrock" else "chain `x = sin(x)*0.5 + x*x*0.1`"
         print(f"| {name}, n = 10^{len(str(r['n'])) - 1} | {cpu(r)} | {r['plain_s'] * 1e3:.3g} ms | {r['ours_s'] * 1e3:.3g} ms | "
               f"{ratio(r['ours_s'], r['plain_s'], '{:.1f}')}× | {ratio(r.get('functional_s'), r['plain_s'], '{:.1f}')}× | "
+              f"{ratio(r.get('real_s'), r['plain_s'], '{:.1f}')}× | "
               f"{ratio(r.get('value_s'), r['plain_s'], '{:.1f}')}× | {f(r['adolc_s'] and r['adolc_s'] * 1e3)} ms | "
               f"{ratio(r['ours_s'], r['adolc_s'], '{:.3f}')} | {r['bytes_per_op']:.1f} | "
-              f"{f(r.get('real_tape_bytes') and r['real_tape_bytes'] / 1e6, '{:.1f}')} MB, "
+              f"{f(r.get('ours_tape_bytes') and r['ours_tape_bytes'] / 1e6, '{:.1f}')} MB, "
               f"{ratio(r.get('tape_traffic_s'), r['plain_s'], '{:.1f}')}× | "
               f"{ratio(r.get('reference_tape_s'), r['plain_s'], '{:.1f}')}× ({ratio(r['ours_s'], r.get('reference_tape_s'))}) |")
 for r in rows:
