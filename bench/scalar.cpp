@@ -4,6 +4,7 @@
 // statement tape (the floor), and by ADOL-C when built.
 // Prints a table and one JSON line per case; medians of ≥ 5 repetitions after a warm-up.
 #include <autodiff/autodiff.hpp>
+#include <bench/functions.hpp>
 #include <bench/reference_tape.hpp>
 #include <bench/timing.hpp>
 #ifdef AD_BENCH_HAVE_ADOLC
@@ -23,44 +24,15 @@
 
 namespace {
 
+using bench::analytic_rosenbrock_gradient;
+using bench::chain;
+using bench::chain_derivative;
+using bench::rosenbrock;
+
 // The CPU this run is pinned to (--cpu), written into every JSON line ("cpu": null when not pinned).
 std::optional<int> pinned_cpu;
 std::string cpu_field() { return pinned_cpu ? fmt::format(",\"cpu\":{}", *pinned_cpu) : std::string(",\"cpu\":null"); }
 
-// The same source for plain doubles, ad::Value, ad::Real and ad::Active.
-template <class T>
-T rosenbrock(const std::vector<T>& x) {
-    T s = T(0.0);
-    for (std::size_t i = 0; i + 1 < x.size(); ++i) {
-        T a = x[i + 1] - x[i] * x[i];
-        T b = 1.0 - x[i];
-        s = s + 100.0 * (a * a) + b * b;
-    }
-    return s;
-}
-template <class T>
-T chain(T x, std::size_t steps) {
-    for (std::size_t k = 0; k < steps; ++k) x = sin(x) * 0.5 + x * x * 0.1;
-    return x;
-}
-
-std::vector<double> analytic_rosenbrock_gradient(const std::vector<double>& x) {
-    std::vector<double> g(x.size(), 0.0);
-    for (std::size_t i = 0; i + 1 < x.size(); ++i) {
-        const double a = x[i + 1] - x[i] * x[i];
-        g[i] += -400.0 * x[i] * a - 2.0 * (1.0 - x[i]);
-        g[i + 1] += 200.0 * a;
-    }
-    return g;
-}
-double chain_derivative(double x, std::size_t steps) {
-    double d = 1.0;
-    for (std::size_t k = 0; k < steps; ++k) {
-        d *= std::cos(x) * 0.5 + 0.2 * x;
-        x = std::sin(x) * 0.5 + x * x * 0.1;
-    }
-    return d;
-}
 double max_rel_error(const std::vector<double>& a, const std::vector<double>& b) {
     double m = 0;
     for (std::size_t i = 0; i < a.size(); ++i) {

@@ -6,6 +6,7 @@
 #include "test_util.hpp"
 
 #include <autodiff/autodiff.hpp>
+#include <bench/functions.hpp>
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -22,6 +23,7 @@ using ad::test::contains;
 using ad::test::error_of;
 using ad::testing::cases;
 using ad::testing::RealCase;
+using bench::rosenbrock;
 
 namespace {
 
@@ -37,17 +39,6 @@ std::vector<double> central_differences(const std::function<Active(const std::ve
         g[k] = (f(plus).value() - f(minus).value()) / (2 * h);
     }
     return g;
-}
-
-template <class T>
-T rosenbrock(const std::vector<T>& x) {
-    T s = T(0.0);
-    for (std::size_t i = 0; i + 1 < x.size(); ++i) {
-        T a = x[i + 1] - x[i] * x[i];
-        T b = 1.0 - x[i];
-        s = s + 100.0 * (a * a) + b * b;
-    }
-    return s;
 }
 
 }  // namespace
@@ -127,12 +118,7 @@ TEST_CASE("kinks are ad::Value's: relu'(0) = 0, abs'(0) = 0, ties split, NaN pas
 TEST_CASE("extended Rosenbrock: the same template over double, Value and Active, the exact gradient") {
     std::vector<double> p(1001);
     for (std::size_t i = 0; i < p.size(); ++i) p[i] = 0.5 + 0.01 * static_cast<double>(i % 37) - 0.2 * (i % 2);
-    std::vector<double> exact(p.size(), 0.0);
-    for (std::size_t i = 0; i + 1 < p.size(); ++i) {
-        const double a = p[i + 1] - p[i] * p[i];
-        exact[i] += -400.0 * p[i] * a - 2.0 * (1.0 - p[i]);
-        exact[i + 1] += 200.0 * a;
-    }
+    const std::vector<double> exact = bench::analytic_rosenbrock_gradient(p);
     ActiveTape tape;
     auto x = tape.begin(p);
     const Active f = rosenbrock(x);
