@@ -124,13 +124,14 @@ void ActiveTape::sweep(std::uint32_t from) {
 
 void ActiveTape::gradient(const Active& y, std::vector<double>& out) {
     check_output(y, "gradient");
-    out.assign(n_inputs_, 0.0);
-    if (y.recording_ == 0) return;  // a constant
-    adjoints_.assign(y.id_ + 1, 0.0);
+    if (y.recording_ == 0) {  // a constant
+        out.assign(n_inputs_, 0.0);
+        return;
+    }
+    adjoints_.assign(std::max<std::size_t>(y.id_, n_inputs_) + 1, 0.0);
     adjoints_[y.id_] = 1.0;
     sweep(y.id_);
-    std::copy(adjoints_.begin() + 1, adjoints_.begin() + 1 + static_cast<std::ptrdiff_t>(std::min<std::size_t>(n_inputs_, y.id_)),
-              out.begin());
+    out.assign(adjoints_.begin() + 1, adjoints_.begin() + 1 + static_cast<std::ptrdiff_t>(n_inputs_));
 }
 std::vector<double> ActiveTape::gradient(const Active& y) {
     std::vector<double> g;
@@ -146,15 +147,12 @@ std::vector<double> ActiveTape::vjp(std::span<const Active> y, std::span<const d
         check_output(a, "vjp");
         if (a.recording_ != 0) top = std::max(top, a.id_);
     }
-    std::vector<double> out(n_inputs_, 0.0);
-    if (top == 0) return out;
-    adjoints_.assign(top + 1, 0.0);
+    if (top == 0) return std::vector<double>(n_inputs_, 0.0);
+    adjoints_.assign(std::max<std::size_t>(top, n_inputs_) + 1, 0.0);
     for (std::size_t i = 0; i < y.size(); ++i)
         if (y[i].recording_ != 0) adjoints_[y[i].id_] += v[i];
     sweep(top);
-    std::copy(adjoints_.begin() + 1, adjoints_.begin() + 1 + static_cast<std::ptrdiff_t>(std::min<std::size_t>(n_inputs_, top)),
-              out.begin());
-    return out;
+    return std::vector<double>(adjoints_.begin() + 1, adjoints_.begin() + 1 + static_cast<std::ptrdiff_t>(n_inputs_));
 }
 
 std::vector<std::vector<double>> ActiveTape::jacobian(std::span<const Active> y) {

@@ -37,6 +37,7 @@
 #include <autodiff/error.hpp>
 #include <autodiff/expression.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -72,7 +73,21 @@ struct ActiveColumns {
 extern constinit thread_local ActiveColumns* current_active;  // the innermost recording
 inline constexpr std::uint32_t kNoRecording = 0xFFFFFFFFu;    // a writer's number when none is on
 
-// Where a statement's arguments go while its expression is pushed.
+// Where a statement's arguments go while its expression is pushed. Two passes, as few
+// instructions per operand as possible in the common case:
+//   ActiveFastWriter  writes every operand unconditionally and only notes, without a branch,
+//                     whether any is odd (a constant, another recording's, a partial of 0 or NaN);
+//   ActiveWriter      the careful pass, run again over the same columns only when one was:
+//                     skips constants and zero partials, flags another recording's operands.
+// (A check and a branch per operand made Rosenbrock's recording about 30% slower.)
+struct ActiveFastWriter {
+    std::uint32_t* arg;
+    double* jac;
+    std::uint32_t n;
+    std::uint32_t recording;
+    std::uint32_t odd_recording;  // OR of (operand's recording XOR this one): 0 when all are this one's
+    double product;               // of the partials: 0 or NaN when one is 0 or NaN (or they underflow)
+};
 struct ActiveWriter {
     std::uint32_t* arg;
     double* jac;
@@ -108,6 +123,14 @@ public:
 
     // --- expression interface ---
     static constexpr std::size_t operands() noexcept { return 1; }
+    template <class Tape>
+    [[gnu::always_inline]] void push(Tape&, detail::ActiveFastWriter& w, double m) const {
+        w.arg[w.n] = id_;
+        w.jac[w.n] = m;
+        ++w.n;
+        w.odd_recording |= recording_ ^ w.recording;
+        w.product *= m;
+    }
     template <class Tape>
     [[gnu::always_inline]] void push(Tape&, detail::ActiveWriter& w, double m) const {
         if (recording_ != w.recording) [[unlikely]] {  // a constant, or another recording's
@@ -192,13 +215,19 @@ template <class E>
         return Active(v);
     }
     t->make_room(E::operands());
-    ActiveWriter w{t->arg.get() + t->n_args, t->jac.get() + t->n_args, 0, t->recording, false};
-    e.push(w, w, 1.0);
-    if (w.foreign) [[unlikely]] throw_foreign_active("a statement");
-    if (w.n == 0) return Active(v);
-    t->n_args += w.n;
+    ActiveFastWriter fast{t->arg.get() + t->n_args, t->jac.get() + t->n_args, 0, t->recording, 0, 1.0};
+    e.push(fast, fast, 1.0);
+    std::uint32_t n = fast.n;
+    if ((fast.odd_recording != 0) | !(std::fabs(fast.product) > 0.0)) [[unlikely]] {
+        ActiveWriter w{fast.arg, fast.jac, 0, t->recording, false};  // the careful pass, over the same room
+        e.push(w, w, 1.0);
+        if (w.foreign) throw_foreign_active("a statement");
+        if (w.n == 0) return Active(v);
+        n = w.n;
+    }
+    t->n_args += n;
     const std::uint32_t id = t->next++;
-    t->count[id] = static_cast<std::uint8_t>(w.n);
+    t->count[id] = static_cast<std::uint8_t>(n);
     return ActiveFactory::make(v, id, t->recording);
 }
 }  // namespace detail

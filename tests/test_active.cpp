@@ -88,13 +88,22 @@ TEST_CASE("a statement is one identifier with one partial per distinct operand; 
     CHECK_FALSE(r.is_active());
     Active c = Active(2.0) * 3.0;  // constants combine into constants
     CHECK_FALSE(c.is_active());
-    CHECK(tape.statements() == 2);  // f and sq; diff, r and c are constants
-    CHECK(tape.bytes() == 4 + 7 * 12);  // a count byte per identifier (2 inputs, 2 statements)
+    Active k = 5.0;
+    Active kx = x[0] * k + k * k;  // a constant operand is not an argument
+    CHECK(tape.arguments() == 8);
+    CHECK(kx.is_active());
+    CHECK(kx.value() == 35.0);
+    Active nan = sqrt(-1.0 * x[0]);  // a NaN partial is stored (it is not 0)
+    CHECK(tape.arguments() == 9);
+    CHECK(tape.statements() == 4);  // f, sq, kx, nan; diff, r and c are constants
+    CHECK(tape.bytes() == 6 + 9 * 12);  // a count byte per identifier (2 inputs, 4 statements)
     tape.end();
     const auto g = tape.gradient(f);
     CHECK(g[0] == doctest::Approx(std::cos(2.0) * 3 + std::exp(2.0 / 3) / 3 - 12.0));
     CHECK(g[1] == doctest::Approx(std::sin(2.0) - std::exp(2.0 / 3) * 2 / 9));
     CHECK(tape.gradient(sq) == std::vector<double>{4.0, 0.0});
+    CHECK(tape.gradient(kx) == std::vector<double>{5.0, 0.0});
+    CHECK(std::isnan(tape.gradient(nan)[0]));
     CHECK(tape.gradient(c) == std::vector<double>{0.0, 0.0});      // a constant: zeros
     CHECK(tape.gradient(x[1]) == std::vector<double>{0.0, 1.0});   // an input: a unit vector
 }
