@@ -187,10 +187,12 @@ public:
 
 private:
     void check_output(const Active& y, const char* where) const;
-    void sweep(std::uint32_t from);  // adjoints_ seeded up to `from`; walks statements from..1
+    void seed(std::uint32_t top);             // room in adjoints_ for identifiers up to top
+    void sweep(std::uint32_t from);           // adjoints_ seeded up to `from`; walks statements from..1
+    void take_gradient(double* out) noexcept; // the inputs' adjoints, cleared
 
     detail::ActiveColumns cols_;
-    std::vector<double> adjoints_;
+    std::vector<double> adjoints_;  // all zeros between sweeps
     std::size_t n_inputs_ = 0;
     bool recording_ = false;
 };

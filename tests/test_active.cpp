@@ -106,6 +106,8 @@ TEST_CASE("a statement is one identifier with one partial per distinct operand; 
     CHECK(std::isnan(tape.gradient(nan)[0]));
     CHECK(tape.gradient(c) == std::vector<double>{0.0, 0.0});      // a constant: zeros
     CHECK(tape.gradient(x[1]) == std::vector<double>{0.0, 1.0});   // an input: a unit vector
+    CHECK(tape.vjp(std::vector<Active>{f, sq, f}, std::vector<double>{1.0, 2.0, -1.0}) == std::vector<double>{8.0, 0.0});
+    CHECK(tape.gradient(f) == g);  // the sweeps leave no adjoint behind
 }
 
 TEST_CASE("kinks are ad::Value's: relu'(0) = 0, abs'(0) = 0, ties split, NaN passes relu") {
