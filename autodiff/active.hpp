@@ -16,7 +16,7 @@
 //
 // Active has the arithmetic of ad::Real (expression.hpp: each assignment records one statement
 // with its partial derivatives) and drops everything else a Real carries, which is what makes a
-// Real cost about twice the bare minimum (README, "Scalar tapes"):
+// Real cost two to three times the bare minimum (README, "Statement-level taping, measured"):
 //   * no leaf objects: inputs are identifiers 1..n made by begin(); Active(2.0) is a constant
 //     (unlike Real(2.0), which is a leaf), and only inputs and what is computed from them have
 //     gradients, which gradient() returns instead of storing them anywhere;
@@ -27,13 +27,14 @@
 // number), a one-byte argument count per identifier, and per argument a 4-byte identifier and an
 // 8-byte partial; the reverse sweep walks the statements from the output down and scatters each
 // adjoint into its arguments'. A partial that is exactly 0 is not stored (a statement whose
-// partials are all 0 gives a constant, as relu below 0 does), and x * x stores one partial, 2x.
+// partials are all 0 gives a constant, as relu below 0 does), and x * x of one named Active
+// stores one partial, 2x.
 //
 // Misuse is an ad::GraphError, never a silent wrong answer: an Active of another recording (an
 // earlier one, another tape's, another thread's) used in a statement or asked for its gradient,
-// and active operands used when no recording is on. Recordings nest (begin() while another tape
-// records on this thread; the inner one must end first); Actives of different recordings do not
-// mix. A tape belongs to the thread that called begin() until end().
+// and active operands used when no recording is on. Recordings nest: begin() while another tape
+// records on this thread makes the new recording the current one until it ends, and Actives of
+// different recordings do not mix. A tape belongs to the thread that called begin() until end().
 #include <autodiff/error.hpp>
 #include <autodiff/expression.hpp>
 
