@@ -106,8 +106,10 @@ concept ActiveScalarFunction = std::is_invocable_r_v<Active, const F&, const std
 template <class F>
 concept ActiveVectorFunction = std::is_invocable_r_v<std::vector<Active>, const F&, const std::vector<Active>&>;
 ActiveTape& active_transform_tape();  // this thread's, or a new one while it records (nesting)
-// Records f at x on the thread's transform tape and hands (tape, f(x)) to `then`.
-template <class F, class Then>
+// Records f at x on the thread's transform tape and hands (tape, f(x)) to `then`. f(x) is made an
+// R (Active or a vector of them) while the recording is on: an f that returns an unevaluated
+// expression has it recorded there.
+template <class R, class F, class Then>
 auto record_active_function(const F& f, const std::vector<double>& x, Then then) {
     ActiveTape* shared = &active_transform_tape();
     std::unique_ptr<ActiveTape> nested;  // the shared tape is busy: an outer transform is recording
@@ -121,7 +123,7 @@ auto record_active_function(const F& f, const std::vector<double>& x, Then then)
     std::vector<Active> xs;
     xs.swap(inputs);
     tape.begin(x, xs);
-    auto y = [&] {
+    const R y = [&]() -> R {
         Ender ender{tape};
         return f(xs);
     }();
@@ -132,25 +134,26 @@ auto record_active_function(const F& f, const std::vector<double>& x, Then then)
 template <class F>
     requires detail::ActiveScalarFunction<F>
 std::pair<double, std::vector<double>> value_and_grad(const F& f, const std::vector<double>& x) {
-    return detail::record_active_function(f, x, [](ActiveTape& t, const Active& y) {
+    return detail::record_active_function<Active>(f, x, [](ActiveTape& t, const Active& y) {
         return std::pair<double, std::vector<double>>(y.value(), t.gradient(y));
     });
 }
 template <class F>
     requires detail::ActiveScalarFunction<F>
 std::vector<double> grad(const F& f, const std::vector<double>& x) {
-    return detail::record_active_function(f, x, [](ActiveTape& t, const Active& y) { return t.gradient(y); });
+    return detail::record_active_function<Active>(f, x, [](ActiveTape& t, const Active& y) { return t.gradient(y); });
 }
 template <class F>
     requires detail::ActiveVectorFunction<F>
 std::vector<std::vector<double>> jacobian(const F& f, const std::vector<double>& x) {
-    return detail::record_active_function(f, x, [](ActiveTape& t, const std::vector<Active>& y) { return t.jacobian(y); });
+    return detail::record_active_function<std::vector<Active>>(
+        f, x, [](ActiveTape& t, const std::vector<Active>& y) { return t.jacobian(y); });
 }
 template <class F>
     requires detail::ActiveVectorFunction<F>
 std::pair<std::vector<double>, std::vector<double>> vjp(const F& f, const std::vector<double>& x,
                                                         const std::vector<double>& v) {
-    return detail::record_active_function(f, x, [&v](ActiveTape& t, const std::vector<Active>& y) {
+    return detail::record_active_function<std::vector<Active>>(f, x, [&v](ActiveTape& t, const std::vector<Active>& y) {
         std::vector<double> values(y.size());
         for (std::size_t i = 0; i < y.size(); ++i) values[i] = y[i].value();
         return std::pair(std::move(values), t.vjp(y, v));

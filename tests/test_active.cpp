@@ -274,6 +274,14 @@ TEST_CASE("transforms: an exception in f ends its recording; transforms nest") {
     CHECK(contains(error_of<GraphError>([&] { (void)ad::grad(mixes, {2.0}); }), "another recording"));
 }
 
+TEST_CASE("transforms: a function that returns an unevaluated expression has it recorded in time") {
+    auto f = [](const std::vector<Active>& x) { return x[0] * x[1] + sin(x[0]); };  // an expression, not an Active
+    const auto [v, g] = ad::value_and_grad(f, {0.5, 3.0});
+    CHECK(v == 0.5 * 3.0 + std::sin(0.5));
+    CHECK(g[0] == doctest::Approx(3.0 + std::cos(0.5)).epsilon(1e-15));
+    CHECK(g[1] == 0.5);
+}
+
 TEST_CASE("threads record their own tapes at the same time") {
     std::vector<std::vector<double>> grads(2);
     std::vector<std::thread> threads;
