@@ -208,10 +208,8 @@ Active chained_sum(std::size_t n, std::size_t args_per_term, Value value_of, Add
         t->make_room(w.n);
         std::copy_n(arg, w.n, t->arg.get() + t->n_args);
         std::copy_n(jac, w.n, t->jac.get() + t->n_args);
-        t->n_args += w.n;
-        const std::uint32_t id = t->next++;
-        t->count[id] = static_cast<std::uint8_t>(w.n);
-        acc = detail::ActiveFactory::make(v, id, t->recording);
+        const std::uint32_t recording = t->recording;
+        acc = detail::ActiveFactory::make(v, t->commit(w.n), recording);
     } while (k < n);
     return acc;
 }

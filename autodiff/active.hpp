@@ -70,6 +70,13 @@ struct ActiveColumns {
             grow(1, args);
     }
     [[gnu::noinline]] void grow(std::size_t ids, std::size_t args);  // room for `ids` more identifiers
+    // Closes the statement whose n arguments were written at the end of the columns: its identifier.
+    [[gnu::always_inline]] std::uint32_t commit(std::uint32_t n) {
+        n_args += n;
+        const std::uint32_t id = next++;
+        count[id] = static_cast<std::uint8_t>(n);  // last: a byte store may alias every member
+        return id;
+    }
 };
 extern constinit thread_local ActiveColumns* current_active;  // the innermost recording
 inline constexpr std::uint32_t kNoRecording = 0xFFFFFFFFu;    // a writer's number when none is on
@@ -228,10 +235,8 @@ template <class E>
         if (w.n == 0) return Active(v);
         n = w.n;
     }
-    t->n_args += n;
-    const std::uint32_t id = t->next++;
-    t->count[id] = static_cast<std::uint8_t>(n);
-    return ActiveFactory::make(v, id, t->recording);
+    const std::uint32_t recording = t->recording;
+    return ActiveFactory::make(v, t->commit(n), recording);
 }
 }  // namespace detail
 
