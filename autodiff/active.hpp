@@ -38,11 +38,15 @@
 #include <autodiff/error.hpp>
 #include <autodiff/expression.hpp>
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <span>
+#include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -246,3 +250,13 @@ Active dot(std::span<const Active> x, std::span<const Active> y);
 Active sum(std::span<const Active> x);
 
 }  // namespace ad
+
+// fmt::print("{}", a): Active(2.0000) for a constant, Active(2.0000, id=3) for an active value.
+template <>
+struct fmt::formatter<ad::Active> : fmt::formatter<std::string_view> {
+    auto format(const ad::Active& a, format_context& ctx) const {
+        std::string s = a.is_active() ? fmt::format("Active({:.4f}, id={})", a.value(), a.id())
+                                      : fmt::format("Active({:.4f})", a.value());
+        return fmt::formatter<std::string_view>::format(s, ctx);
+    }
+};

@@ -106,6 +106,7 @@ TEST_CASE("a statement is one identifier with one partial per distinct operand; 
     CHECK(std::isnan(tape.gradient(nan)[0]));
     CHECK(tape.gradient(c) == std::vector<double>{0.0, 0.0});      // a constant: zeros
     CHECK(tape.gradient(x[1]) == std::vector<double>{0.0, 1.0});   // an input: a unit vector
+    CHECK(fmt::format("{} {}", sq, c) == "Active(4.0000, id=4) Active(6.0000)");
     CHECK(tape.vjp(std::vector<Active>{f, sq, f}, std::vector<double>{1.0, 2.0, -1.0}) == std::vector<double>{8.0, 0.0});
     CHECK(tape.gradient(f) == g);  // the sweeps leave no adjoint behind
 }
