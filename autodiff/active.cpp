@@ -1,4 +1,4 @@
-// ad::Active's tape: growth, recordings on a thread, the reverse sweep, dot and sum.
+// ad::Active's tape: its reserved columns, recordings on a thread, the reverse sweep, dot and sum.
 #include <autodiff/active.hpp>
 #include <autodiff/value.hpp>  // detail::check_dot_sizes
 
@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <new>
+
+#include <sys/mman.h>
 
 namespace ad {
 
@@ -26,28 +29,34 @@ std::uint32_t next_recording_number() {
     return n;
 }
 
-template <class T>
-void grow_column(std::unique_ptr<T[]>& column, std::size_t used, std::size_t capacity) {
-    auto bigger = std::make_unique_for_overwrite<T[]>(capacity);
-    if (used != 0) std::memcpy(bigger.get(), column.get(), used * sizeof(T));
-    column = std::move(bigger);
-}
 }  // namespace
 
-void ActiveColumns::grow(std::size_t ids, std::size_t args) {
-    if (next + ids > kNoRecording)
-        throw GraphError(fmt::format("ad::Active: a recording holds at most {} identifiers", kNoRecording - 1));
-    if (next + ids > id_capacity) {
-        const std::size_t cap = std::min<std::size_t>(std::max<std::size_t>(2 * id_capacity, next + ids + 1024), kNoRecording);
-        grow_column(count, std::min<std::size_t>(next, id_capacity), cap);
-        id_capacity = cap;
+Reservation::~Reservation() { release(); }
+
+void Reservation::release() noexcept {
+    if (data_ != nullptr) ::munmap(data_, size_);
+    data_ = nullptr;
+    size_ = 0;
+}
+
+std::size_t Reservation::reserve(std::size_t bytes, std::size_t least) {
+    release();
+    for (std::size_t size = bytes;; size /= 2) {
+        if (size < least) throw std::bad_alloc();
+        void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p != MAP_FAILED) {
+            data_ = static_cast<char*>(p);
+            size_ = size;
+            return size;
+        }
     }
-    if (n_args + args > arg_capacity) {
-        const std::size_t cap = std::max<std::size_t>(2 * arg_capacity, n_args + args + 1024);
-        grow_column(arg, n_args, cap);
-        grow_column(jac, n_args, cap);
-        arg_capacity = cap;
-    }
+}
+
+void throw_tape_full(const ActiveColumns& t, std::size_t args) {
+    throw GraphError(fmt::format(
+        "ad::Active: a statement of up to {} arguments does not fit: the recording already holds {} of its "
+        "{} (the ActiveTape's max_arguments, or the address space the system granted)",
+        args, t.n_args, t.arg_limit));
 }
 
 void throw_foreign_active(const char* where) {
@@ -65,13 +74,38 @@ bool ActiveTape::recording() const noexcept { return recording_; }
 
 void ActiveTape::begin(std::span<const double> x, std::vector<Active>& inputs) {
     end();
-    cols_.n_args = 0;
+    cols_.n_args = 0;  // forget the previous recording first: if this begin() throws, the tape is empty
     cols_.next = 1;
-    cols_.grow(x.size(), 0);  // inputs are identifiers 1..n, statements without arguments
+    cols_.recording = 0;
+    n_inputs_ = 0;
+    // Identifiers are 32-bit: the inputs, one per statement, 0 unused, and the next one must fit.
+    constexpr std::size_t kIds = std::size_t{1} << 32;
+    if (x.size() + 3 > kIds)
+        throw GraphError(fmt::format("ad::ActiveTape::begin: {} inputs; a recording holds at most {} identifiers",
+                                     x.size(), kIds - 3));
+    if (args_.data() == nullptr) {  // the first begin(): reserve the argument columns, 12 bytes each
+        constexpr std::size_t kBytesPerArg = sizeof(detail::ArgId) + sizeof(double);
+        const std::size_t want = std::max<std::size_t>(max_arguments_, 1) / 1024 * 1024 + 1024;
+        const std::size_t least = std::min<std::size_t>(want, std::size_t{1} << 16);
+        // an even number of arguments, so that jac (after arg, 4 bytes each) is 8-byte aligned
+        const std::size_t granted = args_.reserve(want * kBytesPerArg, least * kBytesPerArg) / kBytesPerArg / 2 * 2;
+        max_arguments_ = std::min(max_arguments_, granted);
+        cols_.arg = reinterpret_cast<detail::ArgId*>(args_.data());
+        cols_.jac = reinterpret_cast<double*>(args_.data() + granted * sizeof(detail::ArgId));
+    }
+    // One count per identifier: index 0, the inputs, and a statement per argument at most.
+    std::size_t limit = std::min(max_arguments_, kIds - 3 - x.size());
+    const std::size_t counts = x.size() + limit + 2;
+    if (counts_.size() < counts) {
+        const std::size_t granted = counts_.reserve(counts, x.size() + 2 + std::min<std::size_t>(limit, std::size_t{1} << 16));
+        limit = std::min(limit, granted - x.size() - 2);
+    }
+    cols_.count = reinterpret_cast<detail::ArgCount*>(counts_.data());
+    cols_.arg_limit = limit;
     cols_.recording = detail::next_recording_number();
     n_inputs_ = x.size();
     inputs.resize(x.size());
-    std::fill_n(cols_.count.get() + 1, x.size(), std::uint8_t{0});
+    std::fill_n(cols_.count + 1, x.size(), detail::ArgCount{0});
     for (std::size_t i = 0; i < x.size(); ++i)
         inputs[i] = detail::ActiveFactory::make(x[i], static_cast<std::uint32_t>(i + 1), cols_.recording);
     cols_.next = static_cast<std::uint32_t>(x.size() + 1);
@@ -79,6 +113,7 @@ void ActiveTape::begin(std::span<const double> x, std::vector<Active>& inputs) {
     detail::current_active = &cols_;
     recording_ = true;
 }
+
 std::vector<Active> ActiveTape::begin(std::span<const double> x) {
     std::vector<Active> inputs;
     begin(x, inputs);
@@ -115,18 +150,25 @@ void ActiveTape::seed(std::uint32_t top) {
 
 void ActiveTape::sweep(std::uint32_t from) {
     double* adj = adjoints_.data();
-    const std::uint8_t* count = cols_.count.get();
-    const std::uint32_t* arg = cols_.arg.get();
-    const double* jac = cols_.jac.get();
+    const detail::ArgCount* count = cols_.count;
     std::size_t p = cols_.n_args;
-    for (std::uint32_t id = cols_.next - 1; id > from; --id) p -= count[id];  // after `from`: no adjoint
-    const std::uint32_t first = static_cast<std::uint32_t>(n_inputs_);         // inputs have no arguments
+    for (std::uint32_t id = cols_.next - 1; id > from; --id) p -= static_cast<std::size_t>(count[id]);  // no adjoint yet
+    const detail::ArgId* arg = cols_.arg + p;  // past the arguments of statement `from`
+    const double* jac = cols_.jac + p;
+    const auto scatter = [adj](detail::ArgId i, double d) { adj[static_cast<std::uint32_t>(i)] += d; };
+    const std::uint32_t first = static_cast<std::uint32_t>(n_inputs_);  // inputs have no arguments
     for (std::uint32_t id = from; id > first; --id) {
         const double g = adj[id];
         adj[id] = 0.0;
-        for (std::uint8_t k = count[id]; k > 0; --k) {
-            --p;
-            adj[arg[p]] += g * jac[p];
+        const unsigned n = static_cast<unsigned>(count[id]);
+        arg -= n;
+        jac -= n;
+        switch (n) {  // the common short statements unrolled; the last argument first, always
+            case 3: scatter(arg[2], g * jac[2]); [[fallthrough]];
+            case 2: scatter(arg[1], g * jac[1]); [[fallthrough]];
+            case 1: scatter(arg[0], g * jac[0]); break;
+            default:
+                for (unsigned k = n; k-- > 0;) scatter(arg[k], g * jac[k]);
         }
     }
 }
@@ -191,7 +233,7 @@ Active chained_sum(std::size_t n, std::size_t args_per_term, Value value_of, Add
     std::size_t k = 0;
     do {
         const std::size_t end = std::min(n, k + 254 / args_per_term);
-        std::uint32_t arg[255];
+        detail::ArgId arg[255];
         double jac[255];
         detail::ActiveColumns* t = detail::current_active;
         detail::ActiveWriter w{arg, jac, 0, t != nullptr ? t->recording : detail::kNoRecording, false};
@@ -205,9 +247,9 @@ Active chained_sum(std::size_t n, std::size_t args_per_term, Value value_of, Add
             acc = Active(v);
             continue;
         }
-        t->make_room(w.n);
-        std::copy_n(arg, w.n, t->arg.get() + t->n_args);
-        std::copy_n(jac, w.n, t->jac.get() + t->n_args);
+        if (!t->has_room(w.n)) detail::throw_tape_full(*t, w.n);
+        std::copy_n(arg, w.n, t->arg + t->n_args);
+        std::copy_n(jac, w.n, t->jac + t->n_args);
         const std::uint32_t recording = t->recording;
         acc = detail::ActiveFactory::make(v, t->commit(w.n), recording);
     } while (k < n);

@@ -57,31 +57,59 @@ class ActiveTape;
 
 namespace detail {
 
-// The columns of a linear tape; ActiveTape owns them, the statement recorder below writes them.
-struct ActiveColumns {
-    std::unique_ptr<std::uint8_t[]> count;  // arguments of each identifier (index 0 unused)
-    std::unique_ptr<std::uint32_t[]> arg;   // the argument identifiers, statement after statement
-    std::unique_ptr<double[]> jac;          // their partial derivatives
-    std::size_t id_capacity = 0, arg_capacity = 0;
-    std::size_t n_args = 0;
-    std::uint32_t next = 1;                 // the next statement's identifier
-    std::uint32_t recording = 0;            // this recording's number (never 0 or kNoRecording)
-    ActiveColumns* outer = nullptr;         // the recording this one nests in, on this thread
+// The column types are enums, not std::uint8_t / std::uint32_t: a store through an unsigned char
+// may alias any object and a store through a uint32_t any uint32_t, so after each statement the
+// compiler would reload this thread's recording, the tape's counters below and the operands'
+// identifiers from memory. Stores of an enum alias nothing else.
+enum class ArgCount : std::uint8_t {};  // the number of arguments of a statement
+enum class ArgId : std::uint32_t {};    // an argument's identifier
 
-    // Room for one more statement of `args` arguments: two compares inline, growth out of line.
-    [[gnu::always_inline]] void make_room(std::size_t args) {
-        if (next >= id_capacity || n_args + args > arg_capacity) [[unlikely]]
-            grow(1, args);
-    }
-    [[gnu::noinline]] void grow(std::size_t ids, std::size_t args);  // room for `ids` more identifiers
-    // Closes the statement whose n arguments were written at the end of the columns: its identifier.
-    [[gnu::always_inline]] std::uint32_t commit(std::uint32_t n) {
+// Address space reserved once (mmap with MAP_NORESERVE): a page becomes memory when it is first
+// written, and the block never moves. The tape's columns live in two of these, so a statement
+// never grows them: it checks one bound and calls nothing. (A call on the statement path, even one
+// taken only to grow, makes the compiler reload the recording and its counters from memory after
+// it, in every statement: a quarter of Rosenbrock's recording instructions.)
+class Reservation {
+public:
+    Reservation() = default;
+    Reservation(const Reservation&) = delete;
+    Reservation& operator=(const Reservation&) = delete;
+    ~Reservation();
+    // Replaces the block with one of `bytes`, or, if the system refuses, of the largest size it
+    // grants down to `least` (halving); std::bad_alloc below that. Returns the size reserved.
+    std::size_t reserve(std::size_t bytes, std::size_t least);
+    char* data() const noexcept { return data_; }
+    std::size_t size() const noexcept { return size_; }
+
+private:
+    void release() noexcept;
+    char* data_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+// The columns of a linear tape, in ActiveTape's reservations; the statement recorder below writes them.
+struct ActiveColumns {
+    ArgCount* count = nullptr;  // arguments of each identifier (index 0 unused; inputs have none)
+    ArgId* arg = nullptr;       // the argument identifiers, statement after statement
+    double* jac = nullptr;      // their partial derivatives
+    std::size_t n_args = 0;
+    // This recording's room: n_args <= arg_limit, and the count column holds an identifier for
+    // every argument (a statement has at least one), so this one bound guards all three columns.
+    std::size_t arg_limit = 0;
+    std::uint32_t next = 1;           // the next statement's identifier
+    std::uint32_t recording = 0;      // this recording's number (never 0 or kNoRecording)
+    ActiveColumns* outer = nullptr;   // the recording this one nests in, on this thread
+
+    [[gnu::always_inline]] bool has_room(std::size_t args) const noexcept { return n_args + args <= arg_limit; }
+    // Closes the statement whose n (>= 1) arguments were written at the end of the columns: its identifier.
+    [[gnu::always_inline]] std::uint32_t commit(std::uint32_t n) noexcept {
         n_args += n;
         const std::uint32_t id = next++;
-        count[id] = static_cast<std::uint8_t>(n);  // last: a byte store may alias every member
+        count[id] = static_cast<ArgCount>(n);
         return id;
     }
 };
+[[noreturn]] void throw_tape_full(const ActiveColumns& t, std::size_t args);
 extern constinit thread_local ActiveColumns* current_active;  // the innermost recording
 inline constexpr std::uint32_t kNoRecording = 0xFFFFFFFFu;    // a writer's number when none is on
 
@@ -93,7 +121,7 @@ inline constexpr std::uint32_t kNoRecording = 0xFFFFFFFFu;    // a writer's numb
 //                     skips constants and zero partials, flags another recording's operands.
 // (A check and a branch per operand made Rosenbrock's recording about 30% slower.)
 struct ActiveFastWriter {
-    std::uint32_t* arg;
+    ArgId* arg;
     double* jac;
     std::uint32_t n;
     std::uint32_t recording;
@@ -101,7 +129,7 @@ struct ActiveFastWriter {
     double product;               // of the partials: 0 or NaN when one is 0 or NaN (or they underflow)
 };
 struct ActiveWriter {
-    std::uint32_t* arg;
+    ArgId* arg;
     double* jac;
     std::uint32_t n;
     std::uint32_t recording;
@@ -137,7 +165,7 @@ public:
     static constexpr std::size_t operands() noexcept { return 1; }
     template <class Tape>
     [[gnu::always_inline]] void push(Tape&, detail::ActiveFastWriter& w, double m) const {
-        w.arg[w.n] = id_;
+        w.arg[w.n] = static_cast<detail::ArgId>(id_);
         w.jac[w.n] = m;
         ++w.n;
         w.odd_recording |= recording_ ^ w.recording;
@@ -150,7 +178,7 @@ public:
             return;
         }
         if (m == 0.0) [[unlikely]] return;
-        w.arg[w.n] = id_;
+        w.arg[w.n] = static_cast<detail::ArgId>(id_);
         w.jac[w.n] = m;
         ++w.n;
     }
@@ -166,11 +194,19 @@ private:
 };
 
 // A linear tape of Active statements; see the top of this file. Not copyable (the thread points
-// to it while it records); begin() keeps the capacity, so recording a function again at the same
-// size allocates nothing but the inputs' vector (none with the begin() that fills one).
+// to it while it records). Its columns live in address space reserved at the first begin() and
+// kept: recording a function again allocates nothing but the inputs' vector (none with the
+// begin() that fills one), and memory is used only as far as the largest recording reached.
 class ActiveTape {
 public:
-    ActiveTape() = default;
+    // The most arguments (operands of statements) a recording may hold: 2^32, 48 GB of address space.
+    static constexpr std::size_t kMaxArguments = std::size_t{1} << 32;
+
+    // A recording past max_arguments throws ad::GraphError instead of taking more memory. Where
+    // the system reserves less address space (a strict overcommit policy), the limit is what it
+    // granted, down to 2^16 arguments (std::bad_alloc below that, at begin()).
+    ActiveTape() noexcept = default;
+    explicit ActiveTape(std::size_t max_arguments) noexcept : max_arguments_(max_arguments) {}
     ActiveTape(const ActiveTape&) = delete;
     ActiveTape& operator=(const ActiveTape&) = delete;
     ~ActiveTape();
@@ -204,6 +240,9 @@ private:
     void take_gradient(double* out) noexcept; // the inputs' adjoints, cleared
 
     detail::ActiveColumns cols_;
+    detail::Reservation counts_;          // cols_.count
+    detail::Reservation args_;            // cols_.arg, then cols_.jac
+    std::size_t max_arguments_ = kMaxArguments;  // asked for; after the first begin(), as granted
     std::vector<double> adjoints_;  // all zeros between sweeps
     std::size_t n_inputs_ = 0;
     bool recording_ = false;
@@ -214,22 +253,23 @@ struct ActiveFactory {
     static Active make(double v, std::uint32_t id, std::uint32_t recording) noexcept { return {v, id, recording}; }
 };
 
-// Records statement e on the innermost recording of this thread and returns its result.
+// Records statement e on the innermost recording of this thread and returns its result. The
+// common path makes no call, so the recording's fields stay in registers across statements.
 template <class E>
 [[gnu::always_inline]] inline Active record_active(const E& e) {
     static_assert(E::operands() <= 255, "an ad::Active statement has at most 255 operands");
     const double v = e.value();
     ActiveColumns* t = current_active;
     if (t == nullptr) [[unlikely]] {  // only constants may be combined outside a recording
-        std::uint32_t arg[E::operands()];
+        ArgId arg[E::operands()];
         double jac[E::operands()];
         ActiveWriter w{arg, jac, 0, kNoRecording, false};
         e.push(w, w, 1.0);
         if (w.foreign) throw_foreign_active("a statement outside any recording");
         return Active(v);
     }
-    t->make_room(E::operands());
-    ActiveFastWriter fast{t->arg.get() + t->n_args, t->jac.get() + t->n_args, 0, t->recording, 0, 1.0};
+    if (!t->has_room(E::operands())) [[unlikely]] throw_tape_full(*t, E::operands());
+    ActiveFastWriter fast{t->arg + t->n_args, t->jac + t->n_args, 0, t->recording, 0, 1.0};
     e.push(fast, fast, 1.0);
     std::uint32_t n = fast.n;
     if ((fast.odd_recording != 0) | !(std::fabs(fast.product) > 0.0)) [[unlikely]] {

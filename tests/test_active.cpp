@@ -298,3 +298,25 @@ TEST_CASE("threads record their own tapes at the same time") {
         CHECK(grads[static_cast<std::size_t>(t)] == ad::grad(rosenbrock<Active>, p));
     }
 }
+
+TEST_CASE("a tape's room: ActiveTape(max_arguments) holds that many arguments and throws past it, intact") {
+    ActiveTape tape(1000);
+    auto x = tape.begin({1.5, 2.0});
+    Active y = x[0];
+    for (int k = 0; k < 998; ++k) y = y * 1.001;  // 998 statements of one argument
+    const Active z = y * x[1];                     // two more: exactly the 1000
+    CHECK(tape.arguments() == 1000);
+    CHECK(contains(error_of<GraphError>([&] { y = y * 1.001; }), "already holds 1000 of its 1000"));
+    CHECK(tape.arguments() == 1000);  // the statement that did not fit left nothing behind
+    tape.end();
+    const auto g = tape.gradient(z);
+    CHECK(g[0] == doctest::Approx(2.0 * std::pow(1.001, 998)).epsilon(1e-13));
+    CHECK(g[1] == doctest::Approx(1.5 * std::pow(1.001, 998)).epsilon(1e-13));
+    // The next recording starts empty; dot and sum check the same room, to the argument.
+    auto w = tape.begin(std::vector<double>(900, 1.0));
+    const Active s = sum(w);  // links of 254, 255, 255 and 139 arguments: 903
+    CHECK(tape.arguments() == 903);
+    CHECK(contains(error_of<GraphError>([&] { (void)sum(w); }), "does not fit"));
+    tape.end();
+    for (double e : tape.gradient(s)) CHECK(e == 1.0);
+}
