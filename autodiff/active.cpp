@@ -108,7 +108,7 @@ void ActiveTape::begin(std::span<const double> x, std::vector<Active>& inputs) {
     std::fill_n(cols_.count + 1, x.size(), detail::ArgCount{0});
     for (std::size_t i = 0; i < x.size(); ++i)
         inputs[i] = detail::ActiveFactory::make(x[i], static_cast<std::uint32_t>(i + 1), cols_.recording);
-    cols_.next = static_cast<std::uint32_t>(x.size() + 1);
+    cols_.next = x.size() + 1;
     cols_.outer = detail::current_active;
     detail::current_active = &cols_;
     recording_ = true;
@@ -152,7 +152,7 @@ void ActiveTape::sweep(std::uint32_t from) {
     double* adj = adjoints_.data();
     const detail::ArgCount* count = cols_.count;
     std::size_t p = cols_.n_args;
-    for (std::uint32_t id = cols_.next - 1; id > from; --id) p -= static_cast<std::size_t>(count[id]);  // no adjoint yet
+    for (std::size_t id = cols_.next - 1; id > from; --id) p -= static_cast<std::size_t>(count[id]);  // no adjoint yet
     const detail::ArgId* arg = cols_.arg + p;  // past the arguments of statement `from`
     const double* jac = cols_.jac + p;
     const auto scatter = [adj](detail::ArgId i, double d) { adj[static_cast<std::uint32_t>(i)] += d; };

@@ -60,7 +60,8 @@ namespace detail {
 // The column types are enums, not std::uint8_t / std::uint32_t: a store through an unsigned char
 // may alias any object and a store through a uint32_t any uint32_t, so after each statement the
 // compiler would reload this thread's recording, the tape's counters below and the operands'
-// identifiers from memory. Stores of an enum alias nothing else.
+// identifiers from memory. Stores of an enum alias nothing else of another type (GCC lets an enum
+// alias its underlying type, so the counter that is stored in every statement is a size_t).
 enum class ArgCount : std::uint8_t {};  // the number of arguments of a statement
 enum class ArgId : std::uint32_t {};    // an argument's identifier
 
@@ -96,7 +97,7 @@ struct ActiveColumns {
     // This recording's room: n_args <= arg_limit, and the count column holds an identifier for
     // every argument (a statement has at least one), so this one bound guards all three columns.
     std::size_t arg_limit = 0;
-    std::uint32_t next = 1;           // the next statement's identifier
+    std::size_t next = 1;             // the next statement's identifier (wider than one: see ArgId)
     std::uint32_t recording = 0;      // this recording's number (never 0 or kNoRecording)
     ActiveColumns* outer = nullptr;   // the recording this one nests in, on this thread
 
@@ -104,9 +105,9 @@ struct ActiveColumns {
     // Closes the statement whose n (>= 1) arguments were written at the end of the columns: its identifier.
     [[gnu::always_inline]] std::uint32_t commit(std::uint32_t n) noexcept {
         n_args += n;
-        const std::uint32_t id = next++;
+        const std::size_t id = next++;
         count[id] = static_cast<ArgCount>(n);
-        return id;
+        return static_cast<std::uint32_t>(id);
     }
 };
 [[noreturn]] void throw_tape_full(const ActiveColumns& t, std::size_t args);
