@@ -28,7 +28,9 @@
 // 8-byte partial; the reverse sweep walks the statements from the output down and scatters each
 // adjoint into its arguments'. A partial that is exactly 0 is not stored (a statement whose
 // partials are all 0 gives a constant, as relu below 0 does), and x * x of one named Active
-// stores one partial, 2x.
+// stores one partial, 2x. The columns live in address space the tape reserves at its first begin()
+// (room for 2^32 arguments, or ActiveTape(max_arguments)) and fills as far as a recording goes:
+// they never move, so recording a statement is one bound check and the stores, with no call.
 //
 // Misuse is an ad::GraphError, never a silent wrong answer: an Active of another recording (an
 // earlier one, another tape's, another thread's) used in a statement or asked for its gradient,
@@ -40,6 +42,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
@@ -207,7 +210,7 @@ public:
     // the system reserves less address space (a strict overcommit policy), the limit is what it
     // granted, down to 2^16 arguments (std::bad_alloc below that, at begin()).
     ActiveTape() noexcept = default;
-    explicit ActiveTape(std::size_t max_arguments) noexcept : max_arguments_(max_arguments) {}
+    explicit ActiveTape(std::size_t max_arguments) noexcept : max_arguments_(std::min(max_arguments, kMaxArguments)) {}
     ActiveTape(const ActiveTape&) = delete;
     ActiveTape& operator=(const ActiveTape&) = delete;
     ~ActiveTape();

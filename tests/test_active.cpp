@@ -319,4 +319,10 @@ TEST_CASE("a tape's room: ActiveTape(max_arguments) holds that many arguments an
     CHECK(contains(error_of<GraphError>([&] { (void)sum(w); }), "does not fit"));
     tape.end();
     for (double e : tape.gradient(s)) CHECK(e == 1.0);
+    // Any limit is taken (above 2^32 arguments, as 2^32).
+    ActiveTape huge(std::numeric_limits<std::size_t>::max());
+    auto h = huge.begin({1.0, 2.0});
+    const Active r = rosenbrock(h);
+    huge.end();
+    CHECK(huge.gradient(r) == bench::analytic_rosenbrock_gradient({1.0, 2.0}));
 }
