@@ -1,5 +1,7 @@
 // The README's tour, compiled and checked: if an example in the README stops being true, this
 // fails. (Keep the two in step: each test case names the README section it mirrors.)
+#include "test_util.hpp"
+
 #include <autodiff/autodiff.hpp>
 #include <nn/nn.hpp>
 
@@ -66,6 +68,15 @@ TEST_CASE("README: The gradient at a point, fastest: ad::Active") {
     CHECK(dy[1] == doctest::Approx(0.4292906671));
     CHECK_FALSE(ad::Active(2.0).is_active());
     CHECK_THROWS_AS((void)ad::Active(v[0] * 2.0), ad::GraphError);  // the recording has ended
+    // A capped tape: past its arguments a statement throws, and the recording stays intact.
+    ad::ActiveTape capped(1'000'000);
+    auto c = capped.begin({1.0});
+    ad::Active z = c[0];
+    for (int k = 0; k < 1'000'000; ++k) z = z * 1.0000001;
+    const auto msg = ad::test::error_of<ad::GraphError>([&] { z = z * 2.0; });
+    CHECK(ad::test::contains(msg, "already holds 1000000 of its 1000000"));
+    capped.end();
+    CHECK(capped.gradient(z)[0] == doctest::Approx(std::pow(1.0000001, 1'000'000)).epsilon(1e-9));
 }
 
 TEST_CASE("README: Scalars recorded per statement: dot and sum") {
