@@ -153,22 +153,24 @@ void ActiveTape::sweep(std::uint32_t from) {
     const detail::ArgCount* count = cols_.count;
     std::size_t p = cols_.n_args;
     for (std::size_t id = cols_.next - 1; id > from; --id) p -= static_cast<std::size_t>(count[id]);  // no adjoint yet
-    const detail::ArgId* arg = cols_.arg + p;  // past the arguments of statement `from`
-    const double* jac = cols_.jac + p;
+    // p: past the arguments of statement `from`. One index walks both argument columns (the
+    // scaled addressing is free), and one more both identifier columns: fewer instructions per
+    // statement than a pointer per column (the sweep is bound by them when the core is shared).
+    const detail::ArgId* arg = cols_.arg;
+    const double* jac = cols_.jac;
     const auto scatter = [adj](detail::ArgId i, double d) { adj[static_cast<std::uint32_t>(i)] += d; };
-    const std::uint32_t first = static_cast<std::uint32_t>(n_inputs_);  // inputs have no arguments
-    for (std::uint32_t id = from; id > first; --id) {
+    const std::size_t first = n_inputs_;  // inputs have no arguments
+    for (std::size_t id = from; id > first; --id) {
         const double g = adj[id];
         adj[id] = 0.0;
-        const unsigned n = static_cast<unsigned>(count[id]);
-        arg -= n;
-        jac -= n;
+        const std::size_t n = static_cast<std::size_t>(count[id]);
+        p -= n;
         switch (n) {  // the common short statements unrolled; the last argument first, always
-            case 3: scatter(arg[2], g * jac[2]); [[fallthrough]];
-            case 2: scatter(arg[1], g * jac[1]); [[fallthrough]];
-            case 1: scatter(arg[0], g * jac[0]); break;
+            case 3: scatter(arg[p + 2], g * jac[p + 2]); [[fallthrough]];
+            case 2: scatter(arg[p + 1], g * jac[p + 1]); [[fallthrough]];
+            case 1: scatter(arg[p], g * jac[p]); break;
             default:
-                for (unsigned k = n; k-- > 0;) scatter(arg[k], g * jac[k]);
+                for (std::size_t k = n; k-- > 0;) scatter(arg[p + k], g * jac[p + k]);
         }
     }
 }
