@@ -14,33 +14,13 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <sched.h>
 #include <sys/wait.h>
 
 namespace bench {
-
-// Seconds per call of f: the median over `reps` blocks of calls, each block as many calls as make
-// it last >= min_block_seconds (one call when a call is longer), after one warm-up call that also
-// sizes the blocks. Every contender of a ratio is timed so: a single 1.2 ms call slips between
-// the machine's interruptions far more often than a single 13 ms one, and on a busy machine the
-// ratio of two single-call medians came out 1.5-2x too high.
-template <class F>
-double median_seconds(int reps, F&& f, double min_block_seconds = 0.02) {
-    auto t0 = std::chrono::steady_clock::now();
-    f();  // warm-up: caches, tape capacity, allocator
-    const double first = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const long block = first >= min_block_seconds ? 1L : static_cast<long>(min_block_seconds / std::max(first, 1e-9)) + 1;
-    std::vector<double> t;
-    for (int i = 0; i < std::max(reps, 1); ++i) {
-        t0 = std::chrono::steady_clock::now();
-        for (long k = 0; k < block; ++k) f();
-        t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / static_cast<double>(block));
-    }
-    std::sort(t.begin(), t.end());
-    return t[t.size() / 2];
-}
 
 inline double now_seconds() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -87,6 +67,15 @@ CallTiming time_per_call(F&& f, int reps, double min_rep_seconds, double warmup_
     }
     r.median_s = median(r.samples_s);
     return r;
+}
+
+// Seconds per call of f for bench_scalar: time_per_call with blocks lasting >= 20 ms and no warm-up
+// beyond its three calls. Every contender of a ratio is timed so: a single 1.2 ms call slips
+// between the machine's interruptions far more often than a single 13 ms one, and on a busy
+// machine the ratio of two single-call medians came out 1.5-2x too high.
+template <class F>
+double median_seconds(int reps, F&& f, double min_block_seconds = 0.02) {
+    return time_per_call(std::forward<F>(f), reps, min_block_seconds, 0.0).median_s;
 }
 
 // '...' quoting for /bin/sh.
