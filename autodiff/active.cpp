@@ -74,6 +74,7 @@ bool ActiveTape::recording() const noexcept { return recording_; }
 void ActiveTape::begin(std::span<const double> x, std::vector<Active>& inputs) {
     end();
     cols_.n_args = 0;  // forget the previous recording first: if this begin() throws, the tape is empty
+    cols_.n_jac = 0;
     cols_.next = 1;
     cols_.recording = 0;
     n_inputs_ = 0;
@@ -147,14 +148,59 @@ void ActiveTape::seed(std::uint32_t top) {
     if (adjoints_.size() < size) adjoints_.resize(size, 0.0);  // the new slots are zero too
 }
 
+namespace {
+// Argument i's digit in the code of a unit kind of n arguments, and the partials stored before it.
+constexpr unsigned kind_digit(unsigned code, unsigned n, unsigned i) noexcept {
+    unsigned place = 1;
+    for (unsigned j = i + 1; j < n; ++j) place *= 3;
+    return code / place % 3;
+}
+constexpr unsigned kind_partials(unsigned code, unsigned n, unsigned i) noexcept {
+    unsigned s = 0;
+    for (unsigned j = 0; j < i; ++j) s += kind_digit(code, n, j) == 2;
+    return s;
+}
+
+// One statement of unit kind K (kFirstUnitKind + K, active.hpp): its n arguments, last first, each
+// getting ±g or g times its stored partial; p and q are past its arguments and partials.
+template <unsigned K>
+[[gnu::always_inline]] inline void scatter_unit_kind(double* adj, const detail::ArgId* arg, const double* jac,
+                                                     std::size_t& p, std::size_t& q, double g) {
+    constexpr unsigned n = K < 3 ? 1 : K < 12 ? 2 : 3;
+    constexpr unsigned code = K - (n == 1 ? 0 : n == 2 ? 3 : 12);
+    constexpr unsigned partials = detail::kCounts.partials[detail::kFirstUnitKind + K];
+    p -= n;
+    q -= partials;
+    [&]<unsigned... k>(std::integer_sequence<unsigned, k...>) {
+        const auto one = [&]<unsigned i>() {  // argument i: its digit, and its partial's place if stored
+            constexpr unsigned digit = kind_digit(code, n, i);
+            constexpr unsigned stored_before = kind_partials(code, n, i);
+            double& a = adj[static_cast<std::uint32_t>(arg[p + i])];
+            if constexpr (digit == 0) {
+                a += g;
+            } else if constexpr (digit == 1) {
+                a -= g;
+            } else {
+                a += g * jac[q + stored_before];
+            }
+        };
+        (one.template operator()<n - 1 - k>(), ...);
+    }(std::make_integer_sequence<unsigned, n>{});
+}
+}  // namespace
+
 void ActiveTape::sweep(std::uint32_t from) {
     double* adj = adjoints_.data();
     const detail::ArgCount* count = cols_.count;
-    std::size_t p = cols_.n_args;
-    for (std::size_t id = cols_.next - 1; id > from; --id) p -= static_cast<std::size_t>(count[id]);  // no adjoint yet
-    // p: past the arguments of statement `from`. One index walks both argument columns (the
-    // scaled addressing is free), and one more both identifier columns: fewer instructions per
-    // statement than a pointer per column (the sweep is bound by them when the core is shared).
+    const detail::CountTable& counts = detail::kCounts;
+    std::size_t p = cols_.n_args, q = cols_.n_jac;
+    for (std::size_t id = cols_.next - 1; id > from; --id) {  // no adjoint yet
+        const auto c = static_cast<std::uint8_t>(count[id]);
+        p -= counts.args[c];
+        q -= counts.partials[c];
+    }
+    // p, q: past the arguments and partials of statement `from`. The scaled addressing is free, so
+    // an index per column walks them (fewer instructions per statement than a pointer per column).
     const detail::ArgId* arg = cols_.arg;
     const double* jac = cols_.jac;
     const auto scatter = [adj](detail::ArgId i, double d) { adj[static_cast<std::uint32_t>(i)] += d; };
@@ -162,14 +208,36 @@ void ActiveTape::sweep(std::uint32_t from) {
     for (std::size_t id = from; id > first; --id) {
         const double g = adj[id];
         adj[id] = 0.0;
-        const std::size_t n = static_cast<std::size_t>(count[id]);
-        p -= n;
-        switch (n) {  // the common short statements unrolled; the last argument first, always
-            case 3: scatter(arg[p + 2], g * jac[p + 2]); [[fallthrough]];
-            case 2: scatter(arg[p + 1], g * jac[p + 1]); [[fallthrough]];
-            case 1: scatter(arg[p], g * jac[p]); break;
+        const unsigned c = static_cast<std::uint8_t>(count[id]);
+        switch (c) {  // the common short statements unrolled; the last argument first, always
+#define AD_UNIT_KIND(k) \
+    case detail::kFirstUnitKind + (k): scatter_unit_kind<(k)>(adj, arg, jac, p, q, g); break;
+#define AD_UNIT_KINDS3(k) AD_UNIT_KIND(k) AD_UNIT_KIND(k + 1) AD_UNIT_KIND(k + 2)
+#define AD_UNIT_KINDS9(k) AD_UNIT_KINDS3(k) AD_UNIT_KINDS3(k + 3) AD_UNIT_KINDS3(k + 6)
+            AD_UNIT_KINDS3(0)
+            AD_UNIT_KINDS9(3)
+            AD_UNIT_KINDS9(12)
+            AD_UNIT_KINDS9(21)
+            AD_UNIT_KINDS9(30)
+#undef AD_UNIT_KINDS9
+#undef AD_UNIT_KINDS3
+#undef AD_UNIT_KIND
+            case 3: p -= 3; q -= 3;
+                scatter(arg[p + 2], g * jac[q + 2]);
+                scatter(arg[p + 1], g * jac[q + 1]);
+                scatter(arg[p], g * jac[q]);
+                break;
+            case 2: p -= 2; q -= 2;
+                scatter(arg[p + 1], g * jac[q + 1]);
+                scatter(arg[p], g * jac[q]);
+                break;
+            case 1: p -= 1; q -= 1;
+                scatter(arg[p], g * jac[q]);
+                break;
             default:
-                for (std::size_t k = n; k-- > 0;) scatter(arg[p + k], g * jac[p + k]);
+                p -= c;
+                q -= c;
+                for (std::size_t k = c; k-- > 0;) scatter(arg[p + k], g * jac[q + k]);
         }
     }
 }
@@ -225,7 +293,7 @@ std::vector<std::vector<double>> ActiveTape::jacobian(std::span<const Active> y)
 }
 
 namespace {
-// Σ terms as a chain of statements of at most 255 arguments: each link adds up to 254 arguments
+// Σ terms as a chain of statements of at most 216 arguments: each link adds up to 215 arguments
 // of `add` to the previous link (its first argument). add(k, w) pushes term k's operands.
 template <class Value, class Add>
 Active chained_sum(std::size_t n, std::size_t args_per_term, Value value_of, Add add) {
@@ -233,9 +301,9 @@ Active chained_sum(std::size_t n, std::size_t args_per_term, Value value_of, Add
     Active acc;
     std::size_t k = 0;
     do {
-        const std::size_t end = std::min(n, k + 254 / args_per_term);
-        detail::ArgId arg[255];
-        double jac[255];
+        const std::size_t end = std::min(n, k + (detail::kMaxStatementArguments - 1) / args_per_term);
+        detail::ArgId arg[detail::kMaxStatementArguments];
+        double jac[detail::kMaxStatementArguments];
         detail::ActiveColumns* t = detail::current_active;
         detail::ActiveWriter w{arg, jac, 0, t != nullptr ? t->recording : detail::kNoRecording, false};
         acc.push(w, w, 1.0);
@@ -250,7 +318,7 @@ Active chained_sum(std::size_t n, std::size_t args_per_term, Value value_of, Add
         }
         if (!t->has_room(w.n)) detail::throw_tape_full(*t, w.n);
         std::copy_n(arg, w.n, t->arg + t->n_args);
-        std::copy_n(jac, w.n, t->jac + t->n_args);
+        std::copy_n(jac, w.n, t->jac + t->n_jac);
         const std::uint32_t recording = t->recording;
         acc = detail::ActiveFactory::make(v, t->commit(w.n), recording);
     } while (k < n);

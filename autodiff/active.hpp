@@ -24,11 +24,13 @@
 //     counted nowhere; the statements stay on the tape until its next begin();
 //   * first order only: no create_graph, no hooks, no DOT; use ad::Value for higher derivatives.
 // The tape is CoDiPack's Jacobian tape with linear indices: one identifier per statement (its
-// number), a one-byte argument count per identifier, and per argument a 4-byte identifier and an
-// 8-byte partial; the reverse sweep walks the statements from the output down and scatters each
-// adjoint into its arguments'. A partial that is exactly 0 is not stored (a statement whose
-// partials are all 0 gives a constant, as relu below 0 does), and x * x of one named Active
-// stores one partial, 2x. The columns live in address space the tape reserves at its first begin()
+// number), a one-byte count per identifier, and per argument a 4-byte identifier and an 8-byte
+// partial; the reverse sweep walks the statements from the output down and scatters each adjoint
+// into its arguments'. Three kinds of partial are not stored: one that is exactly 0 (a statement
+// whose partials are all 0 gives a constant, as relu below 0 does); one known to be +1 or −1 when
+// the code is compiled (x + y, x − y, x − 1.0; for statements of up to three arguments, whose
+// count byte then names which of them are units); and the second of x * x of one named Active,
+// which stores one partial, 2x. Rosenbrock's element then stores 3 of its 6 partials. The columns live in address space the tape reserves at its first begin()
 // (room for 2^32 arguments, or ActiveTape(max_arguments)) and fills as far as a recording goes:
 // they never move, so recording a statement is one bound check and the stores, with no call.
 //
@@ -90,27 +92,65 @@ private:
     std::size_t size_ = 0;
 };
 
+// A statement's count byte: 0 for an input; 1..kMaxStatementArguments, that many arguments, each with its
+// partial stored; kFirstUnitKind and up, a statement of n = 1..3 arguments of which those with a
+// partial of +1 or −1 store none: kind = kFirstUnitKind + (3^n − 3)/2 + Σ digit_k·3^(n−1−k), the
+// digit of argument k being 0 for +1, 1 for −1, 2 for a stored partial (39 kinds, up to 255).
+inline constexpr unsigned kMaxStatementArguments = 216;  // the most arguments of one statement
+inline constexpr unsigned kFirstUnitKind = kMaxStatementArguments + 1;
+inline constexpr unsigned kUnitKinds = 3 + 9 + 27;
+static_assert(kFirstUnitKind + kUnitKinds == 256);
+inline constexpr unsigned kUnitKindDigits = 3;  // a kind's n is at most 3
+[[gnu::always_inline]] constexpr unsigned unit_kind(unsigned n, unsigned digits) noexcept {
+    return kFirstUnitKind + (n == 1 ? 0 : n == 2 ? 3 : 12) + digits;
+}
+// The arguments and stored partials of each count byte.
+struct CountTable {
+    std::uint8_t args[256];
+    std::uint8_t partials[256];
+};
+constexpr CountTable make_count_table() noexcept {
+    CountTable t{};
+    for (unsigned c = 0; c <= kMaxStatementArguments; ++c) t.args[c] = t.partials[c] = static_cast<std::uint8_t>(c);
+    unsigned c = kFirstUnitKind;
+    for (unsigned n = 1, kinds = 3; n <= kUnitKindDigits; ++n, kinds *= 3) {
+        for (unsigned code = 0; code < kinds; ++code, ++c) {
+            unsigned stored = 0;
+            for (unsigned k = 0, rest = code; k < n; ++k, rest /= 3) stored += rest % 3 == 2;
+            t.args[c] = static_cast<std::uint8_t>(n);
+            t.partials[c] = static_cast<std::uint8_t>(stored);
+        }
+    }
+    return t;
+}
+inline constexpr CountTable kCounts = make_count_table();
+
 // The columns of a linear tape, in ActiveTape's reservations; the statement recorder below writes them.
 struct ActiveColumns {
-    ArgCount* count = nullptr;  // arguments of each identifier (index 0 unused; inputs have none)
+    ArgCount* count = nullptr;  // the count byte of each identifier (index 0 unused; inputs have 0)
     ArgId* arg = nullptr;       // the argument identifiers, statement after statement
-    double* jac = nullptr;      // their partial derivatives
+    double* jac = nullptr;      // their stored partial derivatives (none for a known unit)
     std::size_t n_args = 0;
-    // This recording's room: n_args <= arg_limit, and the count column holds an identifier for
-    // every argument (a statement has at least one), so this one bound guards all three columns.
+    std::size_t n_jac = 0;      // <= n_args
+    // This recording's room: n_args <= arg_limit, n_jac <= n_args, and the count column holds an
+    // identifier for every argument (a statement has at least one): one bound guards all three columns.
     std::size_t arg_limit = 0;
     std::size_t next = 1;             // the next statement's identifier (wider than one: see ArgId)
     std::uint32_t recording = 0;      // this recording's number (never 0 or kNoRecording)
     ActiveColumns* outer = nullptr;   // the recording this one nests in, on this thread
 
     [[gnu::always_inline]] bool has_room(std::size_t args) const noexcept { return n_args + args <= arg_limit; }
-    // Closes the statement whose n (>= 1) arguments were written at the end of the columns: its identifier.
-    [[gnu::always_inline]] std::uint32_t commit(std::uint32_t n) noexcept {
+    // Closes the statement whose n (>= 1) arguments and `partials` partials were written at the ends
+    // of the columns, with count byte c: its identifier.
+    [[gnu::always_inline]] std::uint32_t commit(std::uint32_t n, std::uint32_t partials, unsigned c) noexcept {
         n_args += n;
+        n_jac += partials;
         const std::size_t id = next++;
-        count[id] = static_cast<ArgCount>(n);
+        count[id] = static_cast<ArgCount>(c);
         return static_cast<std::uint32_t>(id);
     }
+    // A statement of n arguments, each with its partial.
+    [[gnu::always_inline]] std::uint32_t commit(std::uint32_t n) noexcept { return commit(n, n, n); }
 };
 [[noreturn]] void throw_tape_full(const ActiveColumns& t, std::size_t args);
 extern constinit thread_local ActiveColumns* current_active;  // the innermost recording
@@ -120,9 +160,12 @@ inline constexpr std::uint32_t kNoRecording = 0xFFFFFFFFu;    // a writer's numb
 // instructions per operand as possible in the common case:
 //   ActiveFastWriter  writes every operand unconditionally and only notes, without a branch,
 //                     whether any is odd (a constant, another recording's, a partial of 0 or NaN);
+//                     with Units, it stores no partial for an operand pushed with a known unit
+//                     and builds the statement's unit kind (statements that may have <= 3 arguments);
 //   ActiveWriter      the careful pass, run again over the same columns only when one was:
 //                     skips constants and zero partials, flags another recording's operands.
 // (A check and a branch per operand made Rosenbrock's recording about 30% slower.)
+template <bool Units>
 struct ActiveFastWriter {
     ArgId* arg;
     double* jac;
@@ -130,6 +173,8 @@ struct ActiveFastWriter {
     std::uint32_t recording;
     std::uint32_t odd_recording;  // OR of (operand's recording XOR this one): 0 when all are this one's
     double product;               // of the partials: 0 or NaN when one is 0 or NaN (or they underflow)
+    std::uint32_t partials = 0;   // with Units: the partials stored
+    std::uint32_t digits = 0;     // with Units: the kind's digits so far (see kFirstUnitKind)
 };
 struct ActiveWriter {
     ArgId* arg;
@@ -166,16 +211,25 @@ public:
 
     // --- expression interface ---
     static constexpr std::size_t operands() noexcept { return 1; }
-    template <class Tape>
-    [[gnu::always_inline]] void push(Tape&, detail::ActiveFastWriter& w, double m) const {
+    static constexpr std::size_t min_operands() noexcept { return 1; }
+    template <class Tape, bool Units, int S = 0>
+    [[gnu::always_inline]] void push(Tape&, detail::ActiveFastWriter<Units>& w, double m, detail::Unit<S> = {}) const {
         w.arg[w.n] = static_cast<detail::ArgId>(id_);
-        w.jac[w.n] = m;
-        ++w.n;
         w.odd_recording |= recording_ ^ w.recording;
-        w.product *= m;
+        if constexpr (!Units) {
+            w.jac[w.n] = m;
+            w.product *= m;
+        } else if constexpr (S != 0) {  // m is S: nothing to store, nothing to check
+            w.digits = w.digits * 3 + (S > 0 ? 0 : 1);
+        } else {
+            w.jac[w.partials++] = m;
+            w.product *= m;
+            w.digits = w.digits * 3 + 2;
+        }
+        ++w.n;
     }
-    template <class Tape>
-    [[gnu::always_inline]] void push(Tape&, detail::ActiveWriter& w, double m) const {
+    template <class Tape, int S = 0>
+    [[gnu::always_inline]] void push(Tape&, detail::ActiveWriter& w, double m, detail::Unit<S> = {}) const {
         if (recording_ != w.recording) [[unlikely]] {  // a constant, or another recording's
             w.foreign |= recording_ != 0;
             return;
@@ -233,8 +287,10 @@ public:
     std::size_t inputs() const noexcept { return n_inputs_; }
     std::size_t statements() const noexcept { return cols_.next - 1 - n_inputs_; }
     std::size_t arguments() const noexcept { return cols_.n_args; }
-    // The recorded bytes: one count per identifier and 12 per argument (adjoints aside).
-    std::size_t bytes() const noexcept { return (cols_.next - 1) + cols_.n_args * (sizeof(std::uint32_t) + sizeof(double)); }
+    // The recorded bytes: one count per identifier, 4 per argument, 8 per stored partial (adjoints aside).
+    std::size_t bytes() const noexcept {
+        return (cols_.next - 1) + cols_.n_args * sizeof(std::uint32_t) + cols_.n_jac * sizeof(double);
+    }
 
 private:
     void check_output(const Active& y, const char* where) const;
@@ -260,7 +316,7 @@ struct ActiveFactory {
 // common path makes no call, so the recording's fields stay in registers across statements.
 template <class E>
 [[gnu::always_inline]] inline Active record_active(const E& e) {
-    static_assert(E::operands() <= 255, "an ad::Active statement has at most 255 operands");
+    static_assert(E::operands() <= kMaxStatementArguments, "an ad::Active statement has at most 216 operands");
     const double v = e.value();
     ActiveColumns* t = current_active;
     if (t == nullptr) [[unlikely]] {  // only constants may be combined outside a recording
@@ -272,10 +328,15 @@ template <class E>
         return Active(v);
     }
     if (!t->has_room(E::operands())) [[unlikely]] throw_tape_full(*t, E::operands());
-    ActiveFastWriter fast{t->arg + t->n_args, t->jac + t->n_args, 0, t->recording, 0, 1.0};
-    e.push(fast, fast, 1.0);
+    // Known units are left out where the statement may have at most three arguments (x * x merged).
+    constexpr bool units = E::min_operands() <= kUnitKindDigits;
+    ActiveFastWriter<units> fast{t->arg + t->n_args, t->jac + t->n_jac, 0, t->recording, 0, 1.0};
+    e.push(fast, fast, 1.0, Unit<1>{});
     // !islessgreater: the product is 0 or NaN (one compare, where !(fabs(p) > 0) takes two more).
-    if ((fast.odd_recording != 0) | !std::islessgreater(fast.product, 0.0)) [[unlikely]] {
+    // More than three arguments have no unit kind: the careful pass stores all their partials.
+    bool careful = (fast.odd_recording != 0) | !std::islessgreater(fast.product, 0.0);
+    if constexpr (units && E::operands() > kUnitKindDigits) careful |= fast.n > kUnitKindDigits;
+    if (careful) [[unlikely]] {
         ActiveWriter w{fast.arg, fast.jac, 0, t->recording, false};  // the careful pass, over the same room
         e.push(w, w, 1.0);
         if (w.foreign) throw_foreign_active("a statement");
@@ -287,11 +348,12 @@ template <class E>
     // less any x * x merged), so the count and the column advance are immediates. A count merged
     // from both paths was a register: Rosenbrock's recording took 8% more instructions.
     const std::uint32_t recording = t->recording;
+    if constexpr (units) return ActiveFactory::make(v, t->commit(fast.n, fast.partials, unit_kind(fast.n, fast.digits)), recording);
     return ActiveFactory::make(v, t->commit(fast.n), recording);
 }
 }  // namespace detail
 
-// dot(x, y) = Σ x[k]·y[k] and sum(x) = Σ x[k], summed in index order, as statements of up to 255
+// dot(x, y) = Σ x[k]·y[k] and sum(x) = Σ x[k], summed in index order, as statements of up to 216
 // arguments each (a longer one is a chain of them). Sizes that differ are an ad::ShapeError.
 Active dot(std::span<const Active> x, std::span<const Active> y);
 Active sum(std::span<const Active> x);

@@ -59,56 +59,76 @@ Value record_statement(const E& e);  // real.hpp: a Real expression used as an a
 // instead of 37–38 (4 alternating runs). `Tape` and `Writer` are the leaf family's: where the
 // statement's arguments and partials go.
 
+// Partials known to be exactly +1 or −1 when the expression is built (x + y, x − y, −x, x ± c,
+// c − x) say so in their type (P, PA, PB: +1, −1, or 0 for any other value), and a push carries
+// Unit<S>: S = ±1 when m is exactly S (every partial from the root down is a known unit), 0 when
+// it is any number. ad::Active stores no partial for an argument pushed with a unit (active.hpp);
+// the numbers themselves are the same either way, so a leaf may ignore S, as ad::Real does.
+template <int S>
+struct Unit {
+    static_assert(S >= -1 && S <= 1);
+};
+constexpr int unit_times(int s, int p) noexcept { return s * p; }  // 0 stays 0: not a unit
+
 // f(a), with value v and derivative d = f'(a), both computed when the expression is built.
-template <class A>
+template <class A, int P = 0>
 struct RealUnary : RealExpressionTag {
     using family = RealFamily<A>;
     static constexpr std::size_t operands() noexcept { return std::remove_cvref_t<A>::operands(); }
+    static constexpr std::size_t min_operands() noexcept { return std::remove_cvref_t<A>::min_operands(); }
     A a;
     double v, d;
     double value() const noexcept { return v; }
-    template <class Tape, class Writer>
-    [[gnu::always_inline]] void push(Tape& t, Writer& w, double m) const { a.push(t, w, m * d); }
+    template <class Tape, class Writer, int S = 0>
+    [[gnu::always_inline]] void push(Tape& t, Writer& w, double m, Unit<S> = {}) const {
+        a.push(t, w, m * d, Unit<unit_times(S, P)>{});
+    }
     template <class V = Value>  // Value ∘ expression: one statement first (a template: Value is incomplete here)
         requires(std::same_as<V, Value> && std::same_as<family, Real>)
     operator V() const { return record_statement(*this); }
 };
 
 // f(a, b), with value v and partials da, db.
-template <class A, class B>
+template <class A, class B, int PA = 0, int PB = 0>
 struct RealBinary : RealExpressionTag {
     using family = RealFamily<A>;
+    // x * x, x + x of one named leaf may push one argument instead of two (below).
+    static constexpr bool may_merge = std::is_lvalue_reference_v<A> && std::is_same_v<A, B>;
     static constexpr std::size_t operands() noexcept {
         return std::remove_cvref_t<A>::operands() + std::remove_cvref_t<B>::operands();
+    }
+    static constexpr std::size_t min_operands() noexcept {
+        return may_merge ? 1 : std::remove_cvref_t<A>::min_operands() + std::remove_cvref_t<B>::min_operands();
     }
     A a;
     B b;
     double v, da, db;
     double value() const noexcept { return v; }
-    template <class Tape, class Writer>
-    [[gnu::always_inline]] void push(Tape& t, Writer& w, double m) const {
-        if constexpr (std::is_lvalue_reference_v<A> && std::is_same_v<A, B>) {
+    template <class Tape, class Writer, int S = 0>
+    [[gnu::always_inline]] void push(Tape& t, Writer& w, double m, Unit<S> = {}) const {
+        if constexpr (may_merge) {
             // x * x, x + x: one lookup of x instead of two, with the partial the two pushes would
-            // have merged into (m·da + m·db, rounded the same). Rosenbrock 10^6 has three per element.
+            // have merged into (m·da + m·db, rounded the same; never a unit). Rosenbrock 10^6 has
+            // three per element.
             if (&a == &b) {
-                a.push(t, w, m * da + m * db);
+                a.push(t, w, m * da + m * db, Unit<0>{});
                 return;
             }
         }
-        a.push(t, w, m * da);
-        b.push(t, w, m * db);
+        a.push(t, w, m * da, Unit<unit_times(S, PA)>{});
+        b.push(t, w, m * db, Unit<unit_times(S, PB)>{});
     }
     template <class V = Value>
         requires(std::same_as<V, Value> && std::same_as<family, Real>)
     operator V() const { return record_statement(*this); }
 };
 
-template <class X>
-RealUnary<RealHeld<X>> real_unary(X&& a, double v, double d) {
+template <int P = 0, class X>
+RealUnary<RealHeld<X>, P> real_unary(X&& a, double v, double d) {
     return {{}, std::forward<X>(a), v, d};
 }
-template <class X, class Y>
-RealBinary<RealHeld<X>, RealHeld<Y>> real_binary(X&& a, Y&& b, double v, double da, double db) {
+template <int PA = 0, int PB = 0, class X, class Y>
+RealBinary<RealHeld<X>, RealHeld<Y>, PA, PB> real_binary(X&& a, Y&& b, double v, double da, double db) {
     return {{}, std::forward<X>(a), std::forward<Y>(b), v, da, db};
 }
 
@@ -118,12 +138,12 @@ RealBinary<RealHeld<X>, RealHeld<Y>> real_binary(X&& a, Y&& b, double v, double 
 template <RealOperand X, RealOperand Y>
     requires SameFamily<X, Y>
 auto operator+(X&& x, Y&& y) {
-    return detail::real_binary(std::forward<X>(x), std::forward<Y>(y), x.value() + y.value(), 1.0, 1.0);
+    return detail::real_binary<1, 1>(std::forward<X>(x), std::forward<Y>(y), x.value() + y.value(), 1.0, 1.0);
 }
 template <RealOperand X, RealOperand Y>
     requires SameFamily<X, Y>
 auto operator-(X&& x, Y&& y) {
-    return detail::real_binary(std::forward<X>(x), std::forward<Y>(y), x.value() - y.value(), 1.0, -1.0);
+    return detail::real_binary<1, -1>(std::forward<X>(x), std::forward<Y>(y), x.value() - y.value(), 1.0, -1.0);
 }
 template <RealOperand X, RealOperand Y>
     requires SameFamily<X, Y>
@@ -139,16 +159,16 @@ auto operator/(X&& x, Y&& y) {  // ∂x = 1/y, ∂y = −v/y
 }
 template <RealOperand X>
 auto operator-(X&& x) {
-    return detail::real_unary(std::forward<X>(x), -x.value(), -1.0);
+    return detail::real_unary<-1>(std::forward<X>(x), -x.value(), -1.0);
 }
 template <RealOperand X>
-auto operator+(X&& x, double c) { return detail::real_unary(std::forward<X>(x), x.value() + c, 1.0); }
+auto operator+(X&& x, double c) { return detail::real_unary<1>(std::forward<X>(x), x.value() + c, 1.0); }
 template <RealOperand X>
-auto operator+(double c, X&& x) { return detail::real_unary(std::forward<X>(x), c + x.value(), 1.0); }
+auto operator+(double c, X&& x) { return detail::real_unary<1>(std::forward<X>(x), c + x.value(), 1.0); }
 template <RealOperand X>
-auto operator-(X&& x, double c) { return detail::real_unary(std::forward<X>(x), x.value() - c, 1.0); }
+auto operator-(X&& x, double c) { return detail::real_unary<1>(std::forward<X>(x), x.value() - c, 1.0); }
 template <RealOperand X>
-auto operator-(double c, X&& x) { return detail::real_unary(std::forward<X>(x), c - x.value(), -1.0); }
+auto operator-(double c, X&& x) { return detail::real_unary<-1>(std::forward<X>(x), c - x.value(), -1.0); }
 template <RealOperand X>
 auto operator*(X&& x, double c) { return detail::real_unary(std::forward<X>(x), x.value() * c, c); }
 template <RealOperand X>

@@ -92,7 +92,9 @@ public:
 
     // --- expression interface ---
     static constexpr std::size_t operands() noexcept { return 1; }
-    [[gnu::always_inline]] void push(detail::Tape& t, detail::StmtWriter& w, double m) const {
+    static constexpr std::size_t min_operands() noexcept { return 1; }
+    template <int S = 0>  // S: m is known to be ±1 (expression.hpp); the statement tape stores it anyway
+    [[gnu::always_inline]] void push(detail::Tape& t, detail::StmtWriter& w, double m, detail::Unit<S> = {}) const {
         if (m == 0.0) [[unlikely]] {  // relu below 0, the loser of a max, x * 0.0: nothing to store
             if (requires_grad()) w.zero_partial = true;
             return;

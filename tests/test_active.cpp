@@ -13,6 +13,7 @@
 #include <limits>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 #include <vector>
 
 using ad::Active;
@@ -111,6 +112,110 @@ TEST_CASE("a statement is one identifier with one partial per distinct operand; 
     CHECK(tape.gradient(f) == g);  // the sweeps leave no adjoint behind
 }
 
+namespace {
+// A statement of n = 1..3 arguments whose digits say how each enters (active.hpp's unit kinds):
+// 0 as +x (a partial known to be +1), 1 as −x (−1), 2 as 1.5·x (a partial stored).
+template <int D>
+auto unit_first(const Active& x) {
+    if constexpr (D == 0) {
+        return x + 0.25;
+    } else if constexpr (D == 1) {
+        return 0.25 - x;
+    } else {
+        return x * 1.5;
+    }
+}
+template <int D, class E>
+auto unit_append(E&& e, const Active& x) {
+    if constexpr (D == 0) {
+        return std::forward<E>(e) + x;
+    } else if constexpr (D == 1) {
+        return std::forward<E>(e) - x;
+    } else {
+        return std::forward<E>(e) + x * 1.5;
+    }
+}
+constexpr int kind_digit(int kind, int n, int i) {
+    int place = 1;
+    for (int j = i + 1; j < n; ++j) place *= 3;
+    return (kind - (n == 1 ? 0 : n == 2 ? 3 : 12)) / place % 3;
+}
+struct UnitStatement {
+    Active y;
+    double value;
+    std::vector<double> gradient;
+    std::size_t bytes;  // what it added to the tape
+};
+// Unit kind K (0..38) over x[at[0]], x[at[1]], x[at[2]], with the value, gradient and bytes expected.
+template <int K>
+UnitStatement unit_statement(ActiveTape& tape, const std::vector<Active>& x, const std::vector<std::size_t>& at) {
+    constexpr int n = K < 3 ? 1 : K < 12 ? 2 : 3;
+    constexpr int d0 = kind_digit(K, n, 0), d1 = kind_digit(K, n, 1), d2 = kind_digit(K, n, 2);
+    const std::size_t before = tape.bytes();
+    UnitStatement s;
+    if constexpr (n == 1) {
+        s.y = unit_first<d0>(x[at[0]]);
+    } else if constexpr (n == 2) {
+        s.y = unit_append<d1>(unit_first<d0>(x[at[0]]), x[at[1]]);
+    } else {
+        s.y = unit_append<d2>(unit_append<d1>(unit_first<d0>(x[at[0]]), x[at[1]]), x[at[2]]);
+    }
+    s.bytes = tape.bytes() - before;
+    const int digits[3] = {d0, d1, d2};
+    s.gradient.assign(x.size(), 0.0);
+    std::size_t stored = 0;
+    for (int i = 0; i < n; ++i) {
+        const double xi = x[at[static_cast<std::size_t>(i)]].value();
+        const int d = digits[i];
+        if (i == 0) {
+            s.value = d == 0 ? xi + 0.25 : d == 1 ? 0.25 - xi : xi * 1.5;
+        } else {
+            s.value = d == 0 ? s.value + xi : d == 1 ? s.value - xi : s.value + xi * 1.5;
+        }
+        s.gradient[at[static_cast<std::size_t>(i)]] += d == 0 ? 1.0 : d == 1 ? -1.0 : 1.5;
+        stored += d == 2;
+    }
+    CHECK(s.bytes == 1 + 4 * static_cast<std::size_t>(n) + 8 * stored);
+    return s;
+}
+}  // namespace
+
+TEST_CASE("partials known to be +1 or -1 are not stored: all 39 unit kinds, and the statements that store them") {
+    ActiveTape tape;
+    const std::vector<Active> x = tape.begin({0.5, -1.25, 2.0});
+    std::vector<UnitStatement> recorded;
+    for (const std::vector<std::size_t>& at : {std::vector<std::size_t>{0, 1, 2}, {2, 0, 1}, {1, 1, 1}, {0, 2, 0}}) {
+        [&]<int... K>(std::integer_sequence<int, K...>) {
+            (recorded.push_back(unit_statement<K>(tape, x, at)), ...);
+        }(std::make_integer_sequence<int, 39>{});
+    }
+    // A statement that may have three arguments, x * x merged, but has four: every partial stored.
+    std::size_t before = tape.bytes();
+    const Active four = x[0] + x[1] * x[2] + x[2] * x[2];
+    CHECK(tape.bytes() - before == 1 + 4 * 12);
+    before = tape.bytes();
+    const Active three = x[0] + x[1] * x[1] - x[2] * x[2];  // three: +1 not stored, 2x1 and −2x2 stored
+    CHECK(tape.bytes() - before == 1 + 3 * 4 + 2 * 8);
+    before = tape.bytes();
+    const Active k = 2.0;
+    const Active with_constant = x[0] + k - x[1];  // a constant operand: the careful pass stores both
+    CHECK(tape.bytes() - before == 1 + 2 * 12);
+    before = tape.bytes();
+    const Active five = x[0] - x[1] + x[2] - x[0] + x[1];  // more than three: all five stored
+    CHECK(tape.bytes() - before == 1 + 5 * 12);
+    tape.end();
+    for (const UnitStatement& s : recorded) {  // each gradient sweeps past the statements after it
+        CHECK(s.y.value() == s.value);
+        CHECK(tape.gradient(s.y) == s.gradient);
+    }
+    CHECK(tape.gradient(four) == std::vector<double>{1.0, 2.0, -1.25 + 4.0});
+    CHECK(tape.gradient(three) == std::vector<double>{1.0, -2.5, -4.0});
+    CHECK(tape.gradient(with_constant) == std::vector<double>{1.0, -1.0, 0.0});
+    CHECK(tape.gradient(five) == std::vector<double>{0.0, 0.0, 1.0});
+    CHECK(tape.vjp(std::vector<Active>{recorded[38].y, three}, std::vector<double>{2.0, 1.0}) ==
+          std::vector<double>{2.0 * 1.5 + 1.0, 2.0 * 1.5 - 2.5, 2.0 * 1.5 - 4.0});
+}
+
 TEST_CASE("kinks are ad::Value's: relu'(0) = 0, abs'(0) = 0, ties split, NaN passes relu") {
     ActiveTape tape;
     auto x = tape.begin({0.0, 0.0, 1.5, std::numeric_limits<double>::quiet_NaN()});
@@ -138,6 +243,9 @@ TEST_CASE("extended Rosenbrock: the same template over double, Value and Active,
     CHECK(f.value() == rosenbrock(p));  // the same operations in the same order: the same bits
     CHECK(tape.statements() == 3 * (p.size() - 1));
     CHECK(tape.arguments() == 6 * (p.size() - 1) - 1);  // the first sum has no s to depend on
+    // Stored partials: a = x[i+1] − x[i]·x[i] stores 2x[i] only, b = 1 − x[i] none, s + 100a² + b²
+    // 200a and 2b (the first s, a constant, is no argument): 51 bytes per element, 1 per input.
+    CHECK(tape.bytes() == p.size() + 3 * (p.size() - 1) + 4 * tape.arguments() + 8 * 3 * (p.size() - 1));
     const auto g = tape.gradient(f);
     for (std::size_t i = 0; i < p.size(); ++i) CHECK(g[i] == doctest::Approx(exact[i]).epsilon(1e-13));
     const auto [v, g2] = ad::value_and_grad(rosenbrock<Active>, p);
@@ -150,14 +258,14 @@ TEST_CASE("extended Rosenbrock: the same template over double, Value and Active,
 }
 
 TEST_CASE("dot and sum: values in index order, any length (chained statements), sizes checked") {
-    const std::size_t n = 1000;  // 8 statements of up to 127 pairs
+    const std::size_t n = 1000;  // 10 statements of up to 107 pairs (215 arguments and the link)
     std::vector<double> p(2 * n);
     for (std::size_t i = 0; i < p.size(); ++i) p[i] = std::sin(0.37 * static_cast<double>(i)) + (i % 5 == 0 ? 0.0 : 0.1);
     ActiveTape tape;
     auto x = tape.begin(p);
     const std::span<const Active> all(x), w = all.first(n), v = all.last(n);
     const Active d = dot(w, v);
-    CHECK(tape.statements() == (n + 126) / 127);
+    CHECK(tape.statements() == (n + 106) / 107);
     const Active s = sum(all);
     tape.end();
     double dv = 0.0, sv = 0.0;
@@ -314,8 +422,8 @@ TEST_CASE("a tape's room: ActiveTape(max_arguments) holds that many arguments an
     CHECK(g[1] == doctest::Approx(1.5 * std::pow(1.001, 998)).epsilon(1e-13));
     // The next recording starts empty; dot and sum check the same room, to the argument.
     auto w = tape.begin(std::vector<double>(900, 1.0));
-    const Active s = sum(w);  // links of 254, 255, 255 and 139 arguments: 903
-    CHECK(tape.arguments() == 903);
+    const Active s = sum(w);  // links of 215, 216, 216, 216 and 41 arguments: 904
+    CHECK(tape.arguments() == 904);
     CHECK(contains(error_of<GraphError>([&] { (void)sum(w); }), "does not fit"));
     tape.end();
     for (double e : tape.gradient(s)) CHECK(e == 1.0);
