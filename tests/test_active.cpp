@@ -201,6 +201,12 @@ TEST_CASE("partials known to be +1 or -1 are not stored: all 39 unit kinds, and 
     const Active with_constant = x[0] + k - x[1];  // a constant operand: the careful pass stores both
     CHECK(tape.bytes() - before == 1 + 2 * 12);
     before = tape.bytes();
+    const Active nested = -(x[0] - x[1]) + (0.5 - (x[2] + 1.0));  // signs compose: −1, +1, −1, none stored
+    CHECK(tape.bytes() - before == 1 + 3 * 4);
+    before = tape.bytes();
+    const Active scaled = 2.0 * (x[0] - x[1]);  // a partial of 2 on the path: both stored (2, −2)
+    CHECK(tape.bytes() - before == 1 + 2 * 12);
+    before = tape.bytes();
     const Active five = x[0] - x[1] + x[2] - x[0] + x[1];  // more than three: all five stored
     CHECK(tape.bytes() - before == 1 + 5 * 12);
     tape.end();
@@ -212,6 +218,9 @@ TEST_CASE("partials known to be +1 or -1 are not stored: all 39 unit kinds, and 
     CHECK(tape.gradient(three) == std::vector<double>{1.0, -2.5, -4.0});
     CHECK(tape.gradient(with_constant) == std::vector<double>{1.0, -1.0, 0.0});
     CHECK(tape.gradient(five) == std::vector<double>{0.0, 0.0, 1.0});
+    CHECK(nested.value() == -(0.5 - -1.25) + (0.5 - (2.0 + 1.0)));
+    CHECK(tape.gradient(nested) == std::vector<double>{-1.0, 1.0, -1.0});
+    CHECK(tape.gradient(scaled) == std::vector<double>{2.0, -2.0, 0.0});
     CHECK(tape.vjp(std::vector<Active>{recorded[38].y, three}, std::vector<double>{2.0, 1.0}) ==
           std::vector<double>{2.0 * 1.5 + 1.0, 2.0 * 1.5 - 2.5, 2.0 * 1.5 - 4.0});
 }
