@@ -266,6 +266,37 @@ TEST_CASE("extended Rosenbrock: the same template over double, Value and Active,
     for (std::size_t i = 0; i < p.size(); ++i) CHECK(gv[i] == doctest::Approx(g[i]).epsilon(1e-13));
 }
 
+TEST_CASE("a large begin() (streamed inputs) gives the inputs and gradients a small one does") {
+    for (const std::size_t n : {std::size_t{1} << 16, (std::size_t{1} << 16) + 7, std::size_t{100}}) {
+        std::vector<double> p(n);
+        for (std::size_t i = 0; i < n; ++i) p[i] = 0.5 + 0.01 * static_cast<double>(i % 37) - 0.2 * (i % 2);
+        ActiveTape tape;
+        for (int again = 0; again < 2; ++again) {  // the second recording reuses the vector
+            std::vector<Active> x;
+            tape.begin(p, x);
+            REQUIRE(x.size() == n);
+            bool all_inputs = true;
+            for (std::size_t i = 0; i < n; ++i)
+                all_inputs = all_inputs && x[i].value() == p[i] && x[i].id() == i + 1 && x[i].is_active();
+            CHECK(all_inputs);
+            const Active f = rosenbrock(x);
+            tape.end();
+            CHECK(f.value() == rosenbrock(p));
+            const auto g = tape.gradient(f);
+            const auto exact = bench::analytic_rosenbrock_gradient(p);
+            for (std::size_t i = 0; i < n; ++i) REQUIRE(g[i] == doctest::Approx(exact[i]).epsilon(1e-13));
+        }
+        // An input of this recording is one, an Active of the previous one is foreign.
+        auto old = tape.begin(p);
+        auto now = tape.begin(p);
+        CHECK_THROWS_AS((void)Active(old[0] + now[1]), GraphError);
+        const Active ok = now[0] + now[n - 1];  // this recording's number, written with the inputs
+        CHECK(ok.is_active());
+        tape.end();
+        CHECK(tape.gradient(ok)[n - 1] == 1.0);
+    }
+}
+
 TEST_CASE("dot and sum: values in index order, any length (chained statements), sizes checked") {
     const std::size_t n = 1000;  // 10 statements of up to 107 pairs (215 arguments and the link)
     std::vector<double> p(2 * n);
