@@ -6,14 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
-#include <bit>
-#include <cstddef>
-#include <cstdint>
 #include <new>
-#include <type_traits>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include <sys/mman.h>
 
@@ -113,26 +106,8 @@ void ActiveTape::begin(std::span<const double> x, std::vector<Active>& inputs) {
     n_inputs_ = x.size();
     inputs.resize(x.size());
     std::fill_n(cols_.count + 1, x.size(), detail::ArgCount{0});
-    // The inputs' Actives. A large recording streams them to memory (non-temporal stores, with no
-    // read of each line before it is written; the function reads each once). At Rosenbrock 10^6
-    // (16 MB of inputs) begin() took 1.2 ms instead of 2.2, begin() and the recording 9.5–9.9
-    // instead of 10.5–10.6 (Intel Xeon, alternating runs).
-#if defined(__SSE2__)
-    static_assert(sizeof(Active) == 16 && std::is_standard_layout_v<Active> && offsetof(Active, v_) == 0 &&
-                  offsetof(Active, id_) == 8 && offsetof(Active, recording_) == 12);
-    if (x.size() >= kStreamedInputs && reinterpret_cast<std::uintptr_t>(inputs.data()) % 16 == 0) {
-        const auto recording = static_cast<long long>(std::uint64_t{cols_.recording} << 32);
-        __m128i* out = reinterpret_cast<__m128i*>(inputs.data());  // __m128i may alias anything
-        for (std::size_t i = 0; i < x.size(); ++i)
-            _mm_stream_si128(out + i, _mm_set_epi64x(recording | static_cast<long long>(i + 1),
-                                                     std::bit_cast<long long>(x[i])));
-        _mm_sfence();
-    } else
-#endif
-    {
-        for (std::size_t i = 0; i < x.size(); ++i)
-            inputs[i] = detail::ActiveFactory::make(x[i], static_cast<std::uint32_t>(i + 1), cols_.recording);
-    }
+    for (std::size_t i = 0; i < x.size(); ++i)
+        inputs[i] = detail::ActiveFactory::make(x[i], static_cast<std::uint32_t>(i + 1), cols_.recording);
     cols_.next = x.size() + 1;
     cols_.outer = detail::current_active;
     detail::current_active = &cols_;

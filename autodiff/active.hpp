@@ -293,7 +293,6 @@ public:
     }
 
 private:
-    static constexpr std::size_t kStreamedInputs = std::size_t{1} << 16;  // begin() streams this many and more
     void check_output(const Active& y, const char* where) const;
     void seed(std::uint32_t top);             // room in adjoints_ for identifiers up to top
     void sweep(std::uint32_t from);           // adjoints_ seeded up to `from`; walks statements from..1

@@ -266,7 +266,7 @@ TEST_CASE("extended Rosenbrock: the same template over double, Value and Active,
     for (std::size_t i = 0; i < p.size(); ++i) CHECK(gv[i] == doctest::Approx(g[i]).epsilon(1e-13));
 }
 
-TEST_CASE("a large begin() (streamed inputs) gives the inputs and gradients a small one does") {
+TEST_CASE("a large begin() gives the inputs and gradients a small one does, recording after recording") {
     for (const std::size_t n : {std::size_t{1} << 16, (std::size_t{1} << 16) + 7, std::size_t{100}}) {
         std::vector<double> p(n);
         for (std::size_t i = 0; i < n; ++i) p[i] = 0.5 + 0.01 * static_cast<double>(i % 37) - 0.2 * (i % 2);
@@ -290,7 +290,7 @@ TEST_CASE("a large begin() (streamed inputs) gives the inputs and gradients a sm
         auto old = tape.begin(p);
         auto now = tape.begin(p);
         CHECK_THROWS_AS((void)Active(old[0] + now[1]), GraphError);
-        const Active ok = now[0] + now[n - 1];  // this recording's number, written with the inputs
+        const Active ok = now[0] + now[n - 1];  // this recording's number, in every input
         CHECK(ok.is_active());
         tape.end();
         CHECK(tape.gradient(ok)[n - 1] == 1.0);
