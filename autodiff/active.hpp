@@ -30,9 +30,10 @@
 // whose partials are all 0 gives a constant, as relu below 0 does); one known to be +1 or −1 when
 // the code is compiled (x + y, x − y, x − 1.0; for statements of up to three arguments, whose
 // count byte then names which of them are units); and the second of x * x of one named Active,
-// which stores one partial, 2x. Rosenbrock's element then stores 3 of its 6 partials. The columns live in address space the tape reserves at its first begin()
-// (room for 2^32 arguments, or ActiveTape(max_arguments)) and fills as far as a recording goes:
-// they never move, so recording a statement is one bound check and the stores, with no call.
+// which stores one partial, 2x. Rosenbrock's element then stores 3 of its 6 partials. The columns
+// live in address space the tape reserves at its first begin() (room for 2^32 arguments, or
+// ActiveTape(max_arguments)) and fills as far as a recording goes: they never move, so recording a
+// statement is one bound check and the stores, with no call.
 //
 // Misuse is an ad::GraphError, never a silent wrong answer: an Active of another recording (an
 // earlier one, another tape's, another thread's) used in a statement or asked for its gradient,
@@ -92,8 +93,8 @@ private:
     std::size_t size_ = 0;
 };
 
-// A statement's count byte: 0 for an input; 1..kMaxStatementArguments, that many arguments, each with its
-// partial stored; kFirstUnitKind and up, a statement of n = 1..3 arguments of which those with a
+// A statement's count byte: 0 for an input; 1..kMaxStatementArguments, that many arguments, each
+// with its partial stored; kFirstUnitKind and up, a statement of n = 1..3 arguments of which those with a
 // partial of +1 or −1 store none: kind = kFirstUnitKind + (3^n − 3)/2 + Σ digit_k·3^(n−1−k), the
 // digit of argument k being 0 for +1, 1 for −1, 2 for a stored partial (39 kinds, up to 255).
 inline constexpr unsigned kMaxStatementArguments = 216;  // the most arguments of one statement
@@ -348,7 +349,9 @@ template <class E>
     // less any x * x merged), so the count and the column advance are immediates. A count merged
     // from both paths was a register: Rosenbrock's recording took 8% more instructions.
     const std::uint32_t recording = t->recording;
-    if constexpr (units) return ActiveFactory::make(v, t->commit(fast.n, fast.partials, unit_kind(fast.n, fast.digits)), recording);
+    if constexpr (units) {
+        return ActiveFactory::make(v, t->commit(fast.n, fast.partials, unit_kind(fast.n, fast.digits)), recording);
+    }
     return ActiveFactory::make(v, t->commit(fast.n), recording);
 }
 }  // namespace detail
