@@ -149,32 +149,20 @@ void ActiveTape::seed(std::uint32_t top) {
 }
 
 namespace {
-// Argument i's digit in the code of a unit kind of n arguments, and the partials stored before it.
-constexpr unsigned kind_digit(unsigned code, unsigned n, unsigned i) noexcept {
-    unsigned place = 1;
-    for (unsigned j = i + 1; j < n; ++j) place *= 3;
-    return code / place % 3;
-}
-constexpr unsigned kind_partials(unsigned code, unsigned n, unsigned i) noexcept {
-    unsigned s = 0;
-    for (unsigned j = 0; j < i; ++j) s += kind_digit(code, n, j) == 2;
-    return s;
-}
-
 // One statement of unit kind K (kFirstUnitKind + K, active.hpp): its n arguments, last first, each
 // getting ±g or g times its stored partial; p and q are past its arguments and partials.
 template <unsigned K>
 [[gnu::always_inline]] inline void scatter_unit_kind(double* adj, const detail::ArgId* arg, const double* jac,
                                                      std::size_t& p, std::size_t& q, double g) {
-    constexpr unsigned n = K < 3 ? 1 : K < 12 ? 2 : 3;
-    constexpr unsigned code = K - (n == 1 ? 0 : n == 2 ? 3 : 12);
+    constexpr unsigned n = detail::kCounts.args[detail::kFirstUnitKind + K];
+    constexpr unsigned code = K - detail::unit_kind_offset(n);
     constexpr unsigned partials = detail::kCounts.partials[detail::kFirstUnitKind + K];
     p -= n;
     q -= partials;
     [&]<unsigned... k>(std::integer_sequence<unsigned, k...>) {
         const auto one = [&]<unsigned i>() {  // argument i: its digit, and its partial's place if stored
-            constexpr unsigned digit = kind_digit(code, n, i);
-            constexpr unsigned stored_before = kind_partials(code, n, i);
+            constexpr unsigned digit = detail::kind_digit(code, n, i);
+            constexpr unsigned stored_before = detail::kind_partials(code, n, i);
             double& a = adj[static_cast<std::uint32_t>(arg[p + i])];
             if constexpr (digit == 0) {
                 a += g;

@@ -102,8 +102,20 @@ inline constexpr unsigned kFirstUnitKind = kMaxStatementArguments + 1;
 inline constexpr unsigned kUnitKinds = 3 + 9 + 27;
 static_assert(kFirstUnitKind + kUnitKinds == 256);
 inline constexpr unsigned kUnitKindDigits = 3;  // a kind's n is at most 3
+constexpr unsigned unit_kind_offset(unsigned n) noexcept { return n == 1 ? 0 : n == 2 ? 3 : 12; }  // (3^n − 3)/2
 [[gnu::always_inline]] constexpr unsigned unit_kind(unsigned n, unsigned digits) noexcept {
-    return kFirstUnitKind + (n == 1 ? 0 : n == 2 ? 3 : 12) + digits;
+    return kFirstUnitKind + unit_kind_offset(n) + digits;
+}
+// Argument i's digit in the code of a unit kind of n arguments, and the partials stored before it.
+constexpr unsigned kind_digit(unsigned code, unsigned n, unsigned i) noexcept {
+    unsigned place = 1;
+    for (unsigned j = i + 1; j < n; ++j) place *= 3;
+    return code / place % 3;
+}
+constexpr unsigned kind_partials(unsigned code, unsigned n, unsigned i) noexcept {
+    unsigned stored = 0;
+    for (unsigned j = 0; j < i; ++j) stored += kind_digit(code, n, j) == 2;
+    return stored;
 }
 // The arguments and stored partials of each count byte.
 struct CountTable {
@@ -116,10 +128,8 @@ constexpr CountTable make_count_table() noexcept {
     unsigned c = kFirstUnitKind;
     for (unsigned n = 1, kinds = 3; n <= kUnitKindDigits; ++n, kinds *= 3) {
         for (unsigned code = 0; code < kinds; ++code, ++c) {
-            unsigned stored = 0;
-            for (unsigned k = 0, rest = code; k < n; ++k, rest /= 3) stored += rest % 3 == 2;
             t.args[c] = static_cast<std::uint8_t>(n);
-            t.partials[c] = static_cast<std::uint8_t>(stored);
+            t.partials[c] = static_cast<std::uint8_t>(kind_partials(code, n, n));
         }
     }
     return t;
