@@ -223,6 +223,7 @@ public:
     // --- expression interface ---
     static constexpr std::size_t operands() noexcept { return 1; }
     static constexpr std::size_t min_operands() noexcept { return 1; }
+    [[gnu::always_inline]] static constexpr std::size_t arguments() noexcept { return 1; }
     template <class Tape, bool Units, int S = 0>
     [[gnu::always_inline]] void push(Tape&, detail::ActiveFastWriter<Units>& w, double m, detail::Unit<S> = {}) const {
         w.arg[w.n] = static_cast<detail::ArgId>(id_);
@@ -323,6 +324,31 @@ struct ActiveFactory {
     static Active make(double v, std::uint32_t id, std::uint32_t recording) noexcept { return {v, id, recording}; }
 };
 
+// The statement e of value v on recording t, its known units left out (Units) or not. Units only
+// where e has at most three arguments (unit_kind() names no more).
+template <bool Units, class E>
+[[gnu::always_inline]] inline Active record_active_on(ActiveColumns* t, const E& e, double v) {
+    ActiveFastWriter<Units> fast{t->arg + t->n_args, t->jac + t->n_jac, 0, t->recording, 0, 1.0};
+    e.push(fast, fast, 1.0, Unit<1>{});
+    // !islessgreater: the product is 0 or NaN (one compare, where !(fabs(p) > 0) takes two more).
+    if ((fast.odd_recording != 0) | !std::islessgreater(fast.product, 0.0)) [[unlikely]] {
+        ActiveWriter w{fast.arg, fast.jac, 0, t->recording, false};  // the careful pass, over the same room
+        e.push(w, w, 1.0);
+        if (w.foreign) throw_foreign_active("a statement");
+        if (w.n == 0) return Active(v);
+        const std::uint32_t recording = t->recording;
+        return ActiveFactory::make(v, t->commit(w.n), recording);
+    }
+    // Each path commits on its own: here fast.n is usually known to the compiler (the operand count,
+    // less any x * x merged), so the count and the column advance are immediates. A count merged
+    // from both paths was a register: Rosenbrock's recording took 8% more instructions.
+    const std::uint32_t recording = t->recording;
+    if constexpr (Units) {
+        return ActiveFactory::make(v, t->commit(fast.n, fast.partials, unit_kind(fast.n, fast.digits)), recording);
+    }
+    return ActiveFactory::make(v, t->commit(fast.n), recording);
+}
+
 // Records statement e on the innermost recording of this thread and returns its result. The
 // common path makes no call, so the recording's fields stay in registers across statements.
 template <class E>
@@ -339,30 +365,15 @@ template <class E>
         return Active(v);
     }
     if (!t->has_room(E::operands())) [[unlikely]] throw_tape_full(*t, E::operands());
-    // Known units are left out where the statement may have at most three arguments (x * x merged).
-    constexpr bool units = E::min_operands() <= kUnitKindDigits;
-    ActiveFastWriter<units> fast{t->arg + t->n_args, t->jac + t->n_jac, 0, t->recording, 0, 1.0};
-    e.push(fast, fast, 1.0, Unit<1>{});
-    // !islessgreater: the product is 0 or NaN (one compare, where !(fabs(p) > 0) takes two more).
-    // More than three arguments have no unit kind: the careful pass stores all their partials.
-    bool careful = (fast.odd_recording != 0) | !std::islessgreater(fast.product, 0.0);
-    if constexpr (units && E::operands() > kUnitKindDigits) careful |= fast.n > kUnitKindDigits;
-    if (careful) [[unlikely]] {
-        ActiveWriter w{fast.arg, fast.jac, 0, t->recording, false};  // the careful pass, over the same room
-        e.push(w, w, 1.0);
-        if (w.foreign) throw_foreign_active("a statement");
-        if (w.n == 0) return Active(v);
-        const std::uint32_t recording = t->recording;
-        return ActiveFactory::make(v, t->commit(w.n), recording);
+    // Known units are left out where the statement has at most three arguments. Where that depends
+    // on which x * x merge (Rosenbrock's s + 100 * (a * a) + b * b: three; a * b + c * d: four),
+    // arguments() counts them first; the compiler usually knows the answer (&a == &a, &x[i] != &x[i + 1]).
+    // (Until the twentieth session, four arguments took the careful pass: 1.5 times the time.)
+    constexpr bool may_have_units = E::min_operands() <= kUnitKindDigits;
+    if constexpr (may_have_units && E::operands() > kUnitKindDigits) {
+        if (e.arguments() > kUnitKindDigits) return record_active_on<false>(t, e, v);
     }
-    // Each path commits on its own: here fast.n is usually known to the compiler (the operand count,
-    // less any x * x merged), so the count and the column advance are immediates. A count merged
-    // from both paths was a register: Rosenbrock's recording took 8% more instructions.
-    const std::uint32_t recording = t->recording;
-    if constexpr (units) {
-        return ActiveFactory::make(v, t->commit(fast.n, fast.partials, unit_kind(fast.n, fast.digits)), recording);
-    }
-    return ActiveFactory::make(v, t->commit(fast.n), recording);
+    return record_active_on<may_have_units>(t, e, v);
 }
 }  // namespace detail
 

@@ -76,6 +76,8 @@ struct RealUnary : RealExpressionTag {
     using family = RealFamily<A>;
     static constexpr std::size_t operands() noexcept { return std::remove_cvref_t<A>::operands(); }
     static constexpr std::size_t min_operands() noexcept { return std::remove_cvref_t<A>::min_operands(); }
+    // The arguments this statement pushes: operands() less the x * x that merge (below).
+    [[gnu::always_inline]] std::size_t arguments() const noexcept { return a.arguments(); }
     A a;
     double v, d;
     double value() const noexcept { return v; }
@@ -99,6 +101,12 @@ struct RealBinary : RealExpressionTag {
     }
     static constexpr std::size_t min_operands() noexcept {
         return may_merge ? 1 : std::remove_cvref_t<A>::min_operands() + std::remove_cvref_t<B>::min_operands();
+    }
+    [[gnu::always_inline]] std::size_t arguments() const noexcept {
+        if constexpr (may_merge) {
+            if (&a == &b) return a.arguments();
+        }
+        return a.arguments() + b.arguments();
     }
     A a;
     B b;

@@ -19,6 +19,16 @@ T rosenbrock(const std::vector<T>& x) {
     }
     return s;
 }
+// Statements of four arguments, a * b + c * d, none merged: ad::Active stores all their partials.
+template <class T>
+T products(const std::vector<T>& x) {
+    T s = T(0.0);
+    for (std::size_t i = 0; i + 3 < x.size(); ++i) {
+        T t = x[i] * x[i + 1] + x[i + 2] * x[i + 3];
+        s = s + t;
+    }
+    return s;
+}
 template <class T>
 T chain(T x, std::size_t steps) {
     for (std::size_t k = 0; k < steps; ++k) x = sin(x) * 0.5 + x * x * 0.1;
@@ -31,6 +41,16 @@ inline std::vector<double> analytic_rosenbrock_gradient(const std::vector<double
         const double a = x[i + 1] - x[i] * x[i];
         g[i] += -400.0 * x[i] * a - 2.0 * (1.0 - x[i]);
         g[i + 1] += 200.0 * a;
+    }
+    return g;
+}
+inline std::vector<double> analytic_products_gradient(const std::vector<double>& x) {
+    std::vector<double> g(x.size(), 0.0);
+    for (std::size_t i = 0; i + 3 < x.size(); ++i) {
+        g[i] += x[i + 1];
+        g[i + 1] += x[i];
+        g[i + 2] += x[i + 3];
+        g[i + 3] += x[i + 2];
     }
     return g;
 }

@@ -209,6 +209,14 @@ TEST_CASE("partials known to be +1 or -1 are not stored: all 39 unit kinds, and 
     before = tape.bytes();
     const Active five = x[0] - x[1] + x[2] - x[0] + x[1];  // more than three: all five stored
     CHECK(tape.bytes() - before == 1 + 5 * 12);
+    before = tape.bytes();
+    const Active four_with_constant = x[0] * x[1] + x[2] * k;  // four operands, no merge, one constant
+    CHECK(tape.bytes() - before == 1 + 3 * 12);
+    before = tape.bytes();
+    // Four arguments (x0 − x0 merges into one), two of partial 0: neither stored.
+    const Active four_with_zero = x[0] * x[1] + x[2] * (x[0] - x[0]);
+    CHECK(four_with_zero.value() == 0.5 * -1.25);
+    CHECK(tape.bytes() - before == 1 + 2 * 12);
     tape.end();
     for (const UnitStatement& s : recorded) {  // each gradient sweeps past the statements after it
         CHECK(s.y.value() == s.value);
@@ -218,6 +226,8 @@ TEST_CASE("partials known to be +1 or -1 are not stored: all 39 unit kinds, and 
     CHECK(tape.gradient(three) == std::vector<double>{1.0, -2.5, -4.0});
     CHECK(tape.gradient(with_constant) == std::vector<double>{1.0, -1.0, 0.0});
     CHECK(tape.gradient(five) == std::vector<double>{0.0, 0.0, 1.0});
+    CHECK(tape.gradient(four_with_constant) == std::vector<double>{-1.25, 0.5, 2.0});
+    CHECK(tape.gradient(four_with_zero) == std::vector<double>{-1.25, 0.5, 0.0});
     CHECK(nested.value() == -(0.5 - -1.25) + (0.5 - (2.0 + 1.0)));
     CHECK(tape.gradient(nested) == std::vector<double>{-1.0, 1.0, -1.0});
     CHECK(tape.gradient(scaled) == std::vector<double>{2.0, -2.0, 0.0});
