@@ -43,6 +43,15 @@ for r in rows:
               f"running sum `acc = acc + w * a`: `ad::Real` {real_dot:.2f} / {f(r.get('real_loop_us'), '{:.2f}')} µs, "
               f"`ad::Value` {f(r.get('value_dot_us'), '{:.2f}')} / {f(r.get('value_us'), '{:.2f}')} µs (micrograd: ~1750 µs).")
 
+products = [r for r in rows if r["bench"] == "scalar_products"]
+if products:  # since the twentieth session
+    print()
+    print("| statements of four arguments, `s = s + (x[i]*x[i+1] + x[i+2]*x[i+3])` | CPU | plain double | `ad::Active` | Active / plain | bytes per identifier |")
+    print("|---|---|---|---|---|---|")
+    for r in products:
+        print(f"| n = 10^{len(str(r['n'])) - 1} | {cpu(r)} | {r['plain_s'] * 1e3:.3g} ms | {r['ours_s'] * 1e3:.3g} ms | "
+              f"{ratio(r['ours_s'], r['plain_s'], '{:.1f}')}× | {r['ours_bytes_per_id']:.1f} |")
+
 print()
 print("| config | ours µs | PyTorch µs | libtorch µs | ours / PyTorch | ours / libtorch | ours GFLOP/s | GEMM floor µs |")
 print("|---|---|---|---|---|---|---|---|")
