@@ -172,7 +172,7 @@ inline constexpr std::uint32_t kNoRecording = 0xFFFFFFFFu;    // a writer's numb
 //   ActiveFastWriter  writes every operand unconditionally and only notes, without a branch,
 //                     whether any is odd (a constant, another recording's, a partial of 0 or NaN);
 //                     with Units, it stores no partial for an operand pushed with a known unit
-//                     and builds the statement's unit kind (statements that may have <= 3 arguments);
+//                     and builds the statement's unit kind (statements of <= 3 arguments);
 //   ActiveWriter      the careful pass, run again over the same columns only when one was:
 //                     skips constants and zero partials, flags another recording's operands.
 // (A check and a branch per operand made Rosenbrock's recording about 30% slower.)
