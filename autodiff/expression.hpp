@@ -102,11 +102,13 @@ struct RealBinary : RealExpressionTag {
     static constexpr std::size_t min_operands() noexcept {
         return may_merge ? 1 : std::remove_cvref_t<A>::min_operands() + std::remove_cvref_t<B>::min_operands();
     }
+    // x * x, x + x of one named leaf: one argument instead of two (push and arguments agree here).
+    [[gnu::always_inline]] bool merges() const noexcept {
+        if constexpr (may_merge) return &a == &b;
+        return false;
+    }
     [[gnu::always_inline]] std::size_t arguments() const noexcept {
-        if constexpr (may_merge) {
-            if (&a == &b) return a.arguments();
-        }
-        return a.arguments() + b.arguments();
+        return merges() ? a.arguments() : a.arguments() + b.arguments();
     }
     A a;
     B b;
@@ -114,14 +116,12 @@ struct RealBinary : RealExpressionTag {
     double value() const noexcept { return v; }
     template <class Tape, class Writer, int S = 0>
     [[gnu::always_inline]] void push(Tape& t, Writer& w, double m, Unit<S> = {}) const {
-        if constexpr (may_merge) {
+        if (merges()) {
             // x * x, x + x: one lookup of x instead of two, with the partial the two pushes would
             // have merged into (m·da + m·db, rounded the same; never a unit). Rosenbrock 10^6 has
             // three per element.
-            if (&a == &b) {
-                a.push(t, w, m * da + m * db, Unit<0>{});
-                return;
-            }
+            a.push(t, w, m * da + m * db, Unit<0>{});
+            return;
         }
         a.push(t, w, m * da, Unit<unit_times(S, PA)>{});
         b.push(t, w, m * db, Unit<unit_times(S, PB)>{});
