@@ -14,7 +14,7 @@ namespace ad {
 
 namespace detail {
 
-constinit thread_local ActiveColumns* current_active = nullptr;
+constinit thread_local ActiveColumns current_columns{};
 
 namespace {
 // Recording numbers, unique across tapes and threads: an Active records the number of the
@@ -24,7 +24,7 @@ std::uint32_t next_recording_number() {
     std::uint32_t n;
     do {
         n = counter.fetch_add(1, std::memory_order_relaxed) + 1;
-    } while (n == 0 || n == kNoRecording);
+    } while (n == 0 || n >= kFirstSpecialRecording);
     return n;
 }
 
@@ -51,20 +51,6 @@ std::size_t Reservation::reserve(std::size_t bytes, std::size_t least) {
     }
 }
 
-void throw_tape_full(const ActiveColumns& t, std::size_t args) {
-    throw GraphError(fmt::format(
-        "ad::Active: a statement of up to {} arguments does not fit: the recording already holds {} of its "
-        "{} (the ActiveTape's max_arguments, or the address space the system granted)",
-        args, t.n_args, t.arg_limit));
-}
-
-void throw_foreign_active(const char* where) {
-    throw GraphError(fmt::format(
-        "ad::Active: {} uses an Active of another recording (an earlier one, another ActiveTape's or another "
-        "thread's); an Active is valid only in the recording that made it, until its tape's next begin()",
-        where));
-}
-
 }  // namespace detail
 
 ActiveTape::~ActiveTape() { end(); }
@@ -76,7 +62,7 @@ void ActiveTape::begin(std::span<const double> x, std::vector<Active>& inputs) {
     cols_.n_args = 0;  // forget the previous recording first: if this begin() throws, the tape is empty
     cols_.n_jac = 0;
     cols_.next = 1;
-    cols_.recording = 0;
+    cols_.recording = detail::kNoRecording;
     n_inputs_ = 0;
     // Identifiers are 32-bit: the inputs, one per statement, 0 unused, and the next one must fit.
     constexpr std::size_t kIds = std::size_t{1} << 32;
@@ -109,8 +95,12 @@ void ActiveTape::begin(std::span<const double> x, std::vector<Active>& inputs) {
     for (std::size_t i = 0; i < x.size(); ++i)
         inputs[i] = detail::ActiveFactory::make(x[i], static_cast<std::uint32_t>(i + 1), cols_.recording);
     cols_.next = x.size() + 1;
-    cols_.outer = detail::current_active;
-    detail::current_active = &cols_;
+    cols_.owner = this;
+    // The thread's current recording, if any, is suspended: its state goes back to its tape.
+    detail::ActiveColumns& live = detail::current_columns;
+    outer_ = live.owner;
+    if (outer_ != nullptr) outer_->cols_ = live;
+    live = cols_;
     recording_ = true;
 }
 
@@ -122,22 +112,46 @@ std::vector<Active> ActiveTape::begin(std::span<const double> x) {
 
 void ActiveTape::end() noexcept {
     if (!recording_) return;
-    recording_ = false;
-    // Unlink from this thread's chain of recordings (normally the innermost: the head).
-    for (detail::ActiveColumns** p = &detail::current_active; *p != nullptr; p = &(*p)->outer) {
-        if (*p == &cols_) {
-            *p = cols_.outer;
-            break;
+    detail::ActiveColumns& live = detail::current_columns;
+    if (live.owner == this) {  // the innermost recording (the usual case): the one it suspended resumes
+        cols_ = live;
+        live = outer_ != nullptr ? outer_->cols_ : detail::ActiveColumns{};
+    } else {  // ended before a recording nested in it: unlink it from that one's chain
+        for (ActiveTape* p = live.owner; p != nullptr; p = p->outer_) {
+            if (p->outer_ == this) {
+                p->outer_ = outer_;
+                break;
+            }
         }
     }
-    cols_.outer = nullptr;
+    outer_ = nullptr;
+    recording_ = false;
 }
 
-void ActiveTape::check_output(const Active& y, const char* where) const {
-    if (y.recording_ != 0 && y.recording_ != cols_.recording)
-        throw GraphError(fmt::format("ActiveTape::{}: the output is an Active of another recording, not of this "
-                                     "tape's latest",
-                                     where));
+// Also brings the tape's own copy of its state up to date, for the sweep.
+void ActiveTape::check_output(const Active& y, const char* where) {
+    if (live()) cols_ = detail::current_columns;
+    if (y.recording_ == 0 || y.recording_ == cols_.recording) return;
+    switch (y.recording_) {
+        case detail::kPoisonForeign:
+            throw GraphError(fmt::format(
+                "ActiveTape::{}: the output was computed from an Active of another recording (an earlier one, another "
+                "ActiveTape's or another thread's); an Active is valid only in the recording that made it, until its "
+                "tape's next begin()",
+                where));
+        case detail::kPoisonFull:
+            throw GraphError(fmt::format(
+                "ActiveTape::{}: the output depends on a statement that did not fit: the recording holds at most {} "
+                "arguments (the ActiveTape's max_arguments, or the address space the system granted)",
+                where, cols_.arg_limit));
+        case detail::kPoisonOutside:
+            throw GraphError(fmt::format("ActiveTape::{}: the output was computed from active operands outside any "
+                                         "recording (after its end(), or on another thread)",
+                                         where));
+        default:
+            throw GraphError(fmt::format(
+                "ActiveTape::{}: the output is an Active of another recording, not of this tape's latest", where));
+    }
 }
 
 // The adjoint vector is all zeros between sweeps: the sweep clears each statement's adjoint once it
@@ -288,27 +302,33 @@ Active chained_sum(std::size_t n, std::size_t args_per_term, Value value_of, Add
     double v = 0.0;
     Active acc;
     std::size_t k = 0;
+    detail::ActiveColumns& t = detail::current_columns;
+    const auto poisoned = [&](std::uint32_t foreign, std::uint32_t otherwise) {  // the value still, in index order
+        for (; k < n; ++k) v += value_of(k);
+        return detail::ActiveFactory::poisoned(v, foreign, otherwise);
+    };
     do {
         const std::size_t end = std::min(n, k + (detail::kMaxStatementArguments - 1) / args_per_term);
         detail::ArgId arg[detail::kMaxStatementArguments];
         double jac[detail::kMaxStatementArguments];
-        detail::ActiveColumns* t = detail::current_active;
-        detail::ActiveWriter w{arg, jac, 0, t != nullptr ? t->recording : detail::kNoRecording, false};
+        detail::ActiveWriter w{arg, jac, 0, t.recording, 0};
         acc.push(w, w, 1.0);
         for (; k < end; ++k) {
             v += value_of(k);
             add(k, w);
         }
-        if (w.foreign) detail::throw_foreign_active(t != nullptr ? "dot or sum" : "dot or sum outside any recording");
+        if (w.foreign != 0)
+            return poisoned(w.foreign, t.recording == detail::kNoRecording ? detail::kPoisonOutside
+                                                                           : detail::kPoisonForeign);
         if (w.n == 0) {
             acc = Active(v);
             continue;
         }
-        if (!t->has_room(w.n)) detail::throw_tape_full(*t, w.n);
-        std::copy_n(arg, w.n, t->arg + t->n_args);
-        std::copy_n(jac, w.n, t->jac + t->n_jac);
-        const std::uint32_t recording = t->recording;
-        acc = detail::ActiveFactory::make(v, t->commit(w.n), recording);
+        if (!t.has_room(w.n)) return poisoned(detail::kPoisonFull, detail::kPoisonFull);
+        std::copy_n(arg, w.n, t.arg + t.n_args);
+        std::copy_n(jac, w.n, t.jac + t.n_jac);
+        const std::uint32_t recording = t.recording;
+        acc = detail::ActiveFactory::make(v, t.commit(w.n), recording);
     } while (k < n);
     return acc;
 }

@@ -99,7 +99,8 @@ std::vector<double> grad(const F& f, const std::vector<double>& x) {
 //     template <class T> T rosen(const std::vector<T>& x) { ... }   // T = double, Value, Active
 //     auto [f, g] = ad::value_and_grad(rosen<ad::Active>, x);
 // Calls nest (f may call another transform); an Active of the outer call used inside the inner
-// one is an ad::GraphError. Hessians and other higher derivatives need ad::Value.
+// one poisons what it computes, and the inner transform's gradient of it is an ad::GraphError
+// (active.hpp). Hessians and other higher derivatives need ad::Value.
 namespace detail {
 template <class F>
 concept ActiveScalarFunction = std::is_invocable_r_v<Active, const F&, const std::vector<Active>&>;

@@ -1,7 +1,8 @@
 // ad::Active: statements on a linear tape. Every function's value and gradient against ad::Value
 // (the same source, op by op) and against central finite differences, the tape's layout, dot and
 // sum longer than a statement, Jacobians and vector-Jacobian products, the JAX-style transforms,
-// and every misuse (an Active of another recording, of no recording, of another thread).
+// and every misuse (an Active of another recording, of no recording, of another thread: a poisoned
+// result whose gradient is the error).
 #include "scalar_cases.hpp"
 #include "test_util.hpp"
 
@@ -299,7 +300,9 @@ TEST_CASE("a large begin() gives the inputs and gradients a small one does, reco
         // An input of this recording is one, an Active of the previous one is foreign.
         auto old = tape.begin(p);
         auto now = tape.begin(p);
-        CHECK_THROWS_AS((void)Active(old[0] + now[1]), GraphError);
+        const Active mixed = old[0] + now[1];  // its value, but no gradient
+        CHECK(mixed.value() == p[0] + p[1]);
+        CHECK_THROWS_AS((void)tape.gradient(mixed), GraphError);
         const Active ok = now[0] + now[n - 1];  // this recording's number, in every input
         CHECK(ok.is_active());
         tape.end();
@@ -372,37 +375,101 @@ TEST_CASE("jacobian and vjp: one sweep per row, and vᵀJ in one sweep, as ad::V
     CHECK(contains(error_of<ad::ShapeError>([&] { (void)tape.vjp(y, std::vector<double>{1.0}); }), "4 outputs but 1"));
 }
 
-TEST_CASE("misuse: an Active of another recording, of no recording or of another thread is a GraphError") {
+// Misuse never throws from a statement (nothing on a statement's path calls or throws, which is
+// what lets the compiler keep the tape's counters in registers): its result keeps its value and
+// is poisoned, every statement computed from it is too, and a gradient through it is the error.
+TEST_CASE("misuse: an Active of another recording, of no recording or of another thread poisons; its gradient is a GraphError") {
     ActiveTape tape, other;
+    const auto gradient_error = [](ActiveTape& t, const Active& y) {
+        return error_of<GraphError>([&] { (void)t.gradient(y); });
+    };
     auto old = tape.begin({1.0});
     Active kept = old[0] * 2.0;
     auto x = tape.begin({1.0});  // a new recording: old and kept are stale
-    const std::string stale = error_of<GraphError>([&] { (void)Active(x[0] * kept); });
-    CHECK(contains(stale, "another recording"));
-    CHECK(contains(error_of<GraphError>([&] { (void)tape.gradient(kept); }), "ActiveTape::gradient"));
-    CHECK(contains(error_of<GraphError>([&] { (void)dot(std::span<const Active>(old), std::span<const Active>(x)); }),
-                   "another recording"));
+    const Active stale = x[0] * kept;
+    CHECK(stale.value() == 2.0);
+    CHECK(stale.is_active());
+    CHECK(stale.id() == 0);
+    CHECK(tape.statements() == 0);  // nothing was recorded
+    // Poison spreads through later statements, even through a partial of 0, and through dot and sum.
+    const Active later = relu(-1.0 - stale) + x[0];
+    CHECK(later.value() == 1.0);
+    const Active summed = sum(std::vector<Active>{x[0], later});
+    CHECK(summed.value() == 2.0);
+    const Active dotted = dot(std::span<const Active>(old), std::span<const Active>(x));
+    CHECK(dotted.value() == 1.0);
+    const Active fine = x[0] * 3.0;  // the recording itself is intact
     tape.end();
-    CHECK(contains(error_of<GraphError>([&] { (void)Active(x[0] + 1.0); }), "outside any recording"));
-    Active c = Active(3.0) * 2.0 + 1.0;  // constants need no recording
+    for (const Active& y : {stale, later, summed, dotted}) {
+        const std::string e = gradient_error(tape, y);
+        CHECK(contains(e, "ActiveTape::gradient"));
+        CHECK(contains(e, "another recording"));
+    }
+    CHECK(contains(gradient_error(tape, kept), "another recording"));  // an Active of the previous recording
+    CHECK(contains(error_of<GraphError>([&] { (void)tape.vjp(std::vector<Active>{fine, stale}, std::vector<double>{1.0, 1.0}); }),
+                   "ActiveTape::vjp"));
+    CHECK(tape.gradient(fine) == std::vector<double>{3.0});
+    // After end(): no recording is on; constants still combine into constants.
+    const Active after = x[0] + 1.0;
+    CHECK(after.value() == 2.0);
+    CHECK(contains(gradient_error(tape, after), "outside any recording"));
+    Active c = Active(3.0) * 2.0 + 1.0;
     CHECK(c.value() == 7.0);
+    CHECK(!c.is_active());
+    CHECK(tape.gradient(c) == std::vector<double>{0.0});
     // Nesting: the inner recording is the current one; the outer's Actives are foreign there.
     auto outer = tape.begin({2.0});
     auto inner = other.begin({3.0});
-    CHECK(contains(error_of<GraphError>([&] { (void)Active(outer[0] * inner[0]); }), "another recording"));
+    const Active both = outer[0] * inner[0];
+    CHECK(both.value() == 6.0);
     Active in = inner[0] * inner[0];
     other.end();
     Active out = outer[0] * outer[0];  // the outer recording is current again
     tape.end();
     CHECK(other.gradient(in) == std::vector<double>{6.0});
     CHECK(tape.gradient(out) == std::vector<double>{4.0});
-    CHECK(contains(error_of<GraphError>([&] { (void)tape.gradient(in); }), "another recording"));
+    CHECK(contains(gradient_error(other, both), "another recording"));
+    CHECK(contains(gradient_error(tape, in), "another recording"));
     // Another thread: no recording of its own, so the Active is foreign there.
     auto y = tape.begin({1.5});
-    std::string there;
-    std::thread([&] { there = error_of<GraphError>([&] { (void)Active(y[0] * 2.0); }); }).join();
-    CHECK(contains(there, "outside any recording"));
+    Active there;
+    std::thread([&] { there = y[0] * 2.0; }).join();
     tape.end();
+    CHECK(there.value() == 3.0);
+    CHECK(contains(gradient_error(tape, there), "outside any recording"));
+}
+
+TEST_CASE("recordings nest and may end in any order; the thread's current one is always the innermost still on") {
+    ActiveTape a, b, c;
+    auto xa = a.begin({2.0});
+    auto xb = b.begin({3.0});
+    auto xc = c.begin({5.0});
+    b.end();  // the middle one ends first: c stays current, and a is next
+    Active yc = xc[0] * xc[0];
+    CHECK(c.statements() == 1);
+    c.end();
+    Active ya = xa[0] * xa[0] * xa[0];  // a is current again, with its counters as it left them
+    const Active yb = xb[0] + 1.0;       // b ended: its Active is foreign to a
+    CHECK(a.statements() == 1);
+    a.end();
+    CHECK(c.gradient(yc) == std::vector<double>{10.0});
+    CHECK(a.gradient(ya) == std::vector<double>{12.0});
+    CHECK(contains(error_of<GraphError>([&] { (void)a.gradient(yb); }), "another recording"));
+    CHECK(b.statements() == 0);
+    // Nothing is current now.
+    CHECK(contains(error_of<GraphError>([&] { (void)a.gradient(xa[0] * 2.0); }), "outside any recording"));
+    // begin() on a tape that records ends that recording first and stays the innermost.
+    auto x1 = a.begin({1.0});
+    auto x2 = b.begin({4.0});
+    auto x3 = b.begin({7.0});
+    const Active stale = x2[0] * 1.0;  // of b's previous recording
+    Active y3 = x3[0] * 2.0;
+    b.end();
+    Active y1 = x1[0] * 5.0;
+    a.end();
+    CHECK(b.gradient(y3) == std::vector<double>{2.0});
+    CHECK(a.gradient(y1) == std::vector<double>{5.0});
+    CHECK(contains(error_of<GraphError>([&] { (void)b.gradient(stale); }), "another recording"));
 }
 
 TEST_CASE("transforms: an exception in f ends its recording; transforms nest") {
@@ -416,7 +483,8 @@ TEST_CASE("transforms: an exception in f ends its recording; transforms nest") {
     tape.end();
     CHECK_THROWS_AS(ad::value_and_grad(throws, {1.0}), std::runtime_error);
     // Had the transform's recording stayed on, this would be "another recording" instead.
-    CHECK(contains(error_of<GraphError>([&] { (void)Active(x[0] * 2.0); }), "outside any recording"));
+    const Active after = x[0] * 2.0;
+    CHECK(contains(error_of<GraphError>([&] { (void)tape.gradient(after); }), "outside any recording"));
     // f itself differentiates another function (the shared tape is busy: the inner call uses its own).
     auto outer = [](const std::vector<Active>& x) -> Active {
         const auto [v, g] = ad::value_and_grad([](const std::vector<Active>& y) -> Active { return y[0] * y[0] * y[0]; },
@@ -457,26 +525,35 @@ TEST_CASE("threads record their own tapes at the same time") {
     }
 }
 
-TEST_CASE("a tape's room: ActiveTape(max_arguments) holds that many arguments and throws past it, intact") {
+TEST_CASE("a tape's room: ActiveTape(max_arguments) holds that many arguments; past it, results are poisoned and the tape intact") {
     ActiveTape tape(1000);
     auto x = tape.begin({1.5, 2.0});
     Active y = x[0];
     for (int k = 0; k < 998; ++k) y = y * 1.001;  // 998 statements of one argument
     const Active z = y * x[1];                     // two more: exactly the 1000
     CHECK(tape.arguments() == 1000);
-    CHECK(contains(error_of<GraphError>([&] { y = y * 1.001; }), "already holds 1000 of its 1000"));
+    const Active over = y * 1.001;  // does not fit: its value, no gradient
+    CHECK(over.value() == y.value() * 1.001);
+    const Active constant = Active(2.0) * 3.0;  // needs no room
+    CHECK(!constant.is_active());
     CHECK(tape.arguments() == 1000);  // the statement that did not fit left nothing behind
     tape.end();
     const auto g = tape.gradient(z);
     CHECK(g[0] == doctest::Approx(2.0 * std::pow(1.001, 998)).epsilon(1e-13));
     CHECK(g[1] == doctest::Approx(1.5 * std::pow(1.001, 998)).epsilon(1e-13));
+    const std::string full = error_of<GraphError>([&] { (void)tape.gradient(over); });
+    CHECK(contains(full, "did not fit"));
+    CHECK(contains(full, "at most 1000 arguments"));
     // The next recording starts empty; dot and sum check the same room, to the argument.
     auto w = tape.begin(std::vector<double>(900, 1.0));
     const Active s = sum(w);  // links of 215, 216, 216, 216 and 41 arguments: 904
     CHECK(tape.arguments() == 904);
-    CHECK(contains(error_of<GraphError>([&] { (void)sum(w); }), "does not fit"));
+    const Active s2 = sum(w);
+    CHECK(s2.value() == 900.0);
+    CHECK(tape.arguments() == 904);
     tape.end();
     for (double e : tape.gradient(s)) CHECK(e == 1.0);
+    CHECK(contains(error_of<GraphError>([&] { (void)tape.gradient(s2); }), "did not fit"));
     // Any limit is taken (above 2^32 arguments, as 2^32).
     ActiveTape huge(std::numeric_limits<std::size_t>::max());
     auto h = huge.begin({1.0, 2.0});
