@@ -337,8 +337,8 @@ public:
     }
 
 private:
-    bool live() const noexcept { return recording_ && detail::current_columns.owner == this; }
-    const detail::ActiveColumns& state() const noexcept { return live() ? detail::current_columns : cols_; }
+    bool live() const noexcept;                          // this recording is the thread's current one
+    const detail::ActiveColumns& state() const noexcept; // its state: the thread's, or the tape's copy
     void check_output(const Active& y, const char* where);
     void seed(std::uint32_t top);             // room in adjoints_ for identifiers up to top
     void sweep(std::uint32_t from);           // adjoints_ seeded up to `from`; walks statements from..1
@@ -362,21 +362,19 @@ struct ActiveFactory {
     }
 };
 
-// The statement e of value v on recording t, its known units left out (Units) or not. Units only
-// where e has at most three arguments (unit_kind() names no more).
 // The statement e of value v where the recording has no room for it, or where none is on: nothing
 // is written. Its result is a constant if all its operands are, else poisoned.
 template <class E>
-[[gnu::always_inline]] inline Active record_without_room(const ActiveColumns& t, const E& e, double v) {
-    ActiveChecker w{0, t.recording, 0};
+[[gnu::always_inline]] inline Active record_without_room(std::uint32_t recording, const E& e, double v) {
+    ActiveChecker w{0, recording, 0};
     e.push(w, w, 1.0);
     if (w.foreign != 0)
-        return ActiveFactory::poisoned(v, w.foreign, t.recording == kNoRecording ? kPoisonOutside : kPoisonForeign);
+        return ActiveFactory::poisoned(v, w.foreign, recording == kNoRecording ? kPoisonOutside : kPoisonForeign);
     return w.n == 0 ? Active(v) : ActiveFactory::make(v, 0, kPoisonFull);
 }
 
-// The statement e of value v on recording t, its known units left out (Units) or not. Units only
-// where e has at most three arguments (unit_kind() names no more).
+// The statement e of value v on this thread's recording, its known units left out (Units) or not.
+// Units only where e has at most three arguments (unit_kind() names no more).
 //
 // Every path ends by storing the three counters, changed or not, and nothing on any path calls or
 // throws: so in a loop of statements GCC keeps them in registers and stores them once, after the
@@ -385,15 +383,17 @@ template <class E>
 // that ignores types, which the column stores fail. Until the twenty-first session every statement
 // loaded and stored the counters, and Rosenbrock's recording waited on the store-to-load round trip
 // of `next` three times per element: 0.076–0.082 ms in cache (n = 10^4), now 0.058–0.059.
+// current_columns is named at each use, not bound to a reference: under -fsanitize=undefined, GCC 12
+// checked such a reference for null with a branch on stale flags, always taken (a false report).
 template <bool Units, class E>
-[[gnu::always_inline]] inline Active record_active_on(ActiveColumns& t, const E& e, double v) {
-    std::size_t n_args = t.n_args, n_jac = t.n_jac, next = t.next;
-    const std::uint32_t recording = t.recording;
+[[gnu::always_inline]] inline Active record_active_on(const E& e, double v) {
+    std::size_t n_args = current_columns.n_args, n_jac = current_columns.n_jac, next = current_columns.next;
+    const std::uint32_t recording = current_columns.recording;
     Active r;
-    if (n_args + E::operands() > t.arg_limit) [[unlikely]] {
-        r = record_without_room(t, e, v);
+    if (n_args + E::operands() > current_columns.arg_limit) [[unlikely]] {
+        r = record_without_room(recording, e, v);
     } else {
-        ActiveFastWriter<Units> fast{t.arg + n_args, t.jac + n_jac, 0, recording, 0, 1.0};
+        ActiveFastWriter<Units> fast{current_columns.arg + n_args, current_columns.jac + n_jac, 0, recording, 0, 1.0};
         e.push(fast, fast, 1.0, Unit<1>{});
         // !islessgreater: the product is 0 or NaN (one compare, where !(fabs(p) > 0) takes two more).
         if ((fast.odd_recording != 0) | !std::islessgreater(fast.product, 0.0)) [[unlikely]] {
@@ -406,7 +406,7 @@ template <bool Units, class E>
             } else {
                 n_args += w.n;
                 n_jac += w.n;
-                t.count[next] = static_cast<ArgCount>(w.n);
+                current_columns.count[next] = static_cast<ArgCount>(w.n);
                 r = ActiveFactory::make(v, static_cast<std::uint32_t>(next++), recording);
             }
         } else {
@@ -415,17 +415,17 @@ template <bool Units, class E>
             n_args += fast.n;
             if constexpr (Units) {
                 n_jac += fast.partials;
-                t.count[next] = static_cast<ArgCount>(unit_kind(fast.n, fast.digits));
+                current_columns.count[next] = static_cast<ArgCount>(unit_kind(fast.n, fast.digits));
             } else {
                 n_jac += fast.n;
-                t.count[next] = static_cast<ArgCount>(fast.n);
+                current_columns.count[next] = static_cast<ArgCount>(fast.n);
             }
             r = ActiveFactory::make(v, static_cast<std::uint32_t>(next++), recording);
         }
     }
-    t.n_args = n_args;
-    t.n_jac = n_jac;
-    t.next = next;
+    current_columns.n_args = n_args;
+    current_columns.n_jac = n_jac;
+    current_columns.next = next;
     return r;
 }
 
@@ -434,16 +434,15 @@ template <class E>
 [[gnu::always_inline]] inline Active record_active(const E& e) {
     static_assert(E::operands() <= kMaxStatementArguments, "an ad::Active statement has at most 216 operands");
     const double v = e.value();
-    ActiveColumns& t = current_columns;
     // Known units are left out where the statement has at most three arguments. Where that depends
     // on which x * x merge (Rosenbrock's s + 100 * (a * a) + b * b: three; a * b + c * d: four),
     // arguments() counts them first; the compiler usually knows the answer (&a == &a, &x[i] != &x[i + 1]).
     // (Until the twentieth session, four arguments took the careful pass: 1.5 times the time.)
     constexpr bool may_have_units = E::min_operands() <= kUnitKindDigits;
     if constexpr (may_have_units && E::operands() > kUnitKindDigits) {
-        if (e.arguments() > kUnitKindDigits) return record_active_on<false>(t, e, v);
+        if (e.arguments() > kUnitKindDigits) return record_active_on<false>(e, v);
     }
-    return record_active_on<may_have_units>(t, e, v);
+    return record_active_on<may_have_units>(e, v);
 }
 }  // namespace detail
 
