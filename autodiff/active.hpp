@@ -266,7 +266,7 @@ public:
     template <class Tape, int S = 0>
     [[gnu::always_inline]] void push(Tape&, detail::ActiveWriter& w, double m, detail::Unit<S> = {}) const {
         if (recording_ != w.recording) [[unlikely]] {  // a constant, or another recording's
-            w.foreign = w.foreign > recording_ ? w.foreign : recording_;
+            note_foreign(w.foreign);
             return;
         }
         if (m == 0.0) [[unlikely]] return;
@@ -277,7 +277,7 @@ public:
     template <class Tape, int S = 0>
     [[gnu::always_inline]] void push(Tape&, detail::ActiveChecker& w, double m, detail::Unit<S> = {}) const {
         if (recording_ != w.recording) {
-            w.foreign = w.foreign > recording_ ? w.foreign : recording_;
+            note_foreign(w.foreign);
             return;
         }
         w.n += m != 0.0;
@@ -286,6 +286,11 @@ public:
 private:
     friend class ActiveTape;
     friend struct detail::ActiveFactory;
+    // A careful pass met this operand of another recording than its own (or a constant, recording
+    // 0): `foreign` keeps the largest number met, so a poison wins over a plain foreign number.
+    [[gnu::always_inline]] void note_foreign(std::uint32_t& foreign) const noexcept {
+        foreign = foreign > recording_ ? foreign : recording_;
+    }
     Active(double v, std::uint32_t id, std::uint32_t recording) noexcept : v_(v), id_(id), recording_(recording) {}
 
     double v_ = 0.0;
