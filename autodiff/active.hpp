@@ -395,6 +395,14 @@ template <bool Units, class E>
     std::size_t n_args = current_columns.n_args, n_jac = current_columns.n_jac, next = current_columns.next;
     const std::uint32_t recording = current_columns.recording;
     Active r;
+    // Closes the statement written at the ends of the columns: n arguments, `partials` partials,
+    // count byte c.
+    const auto close = [&](std::uint32_t n, std::uint32_t partials, unsigned c) [[gnu::always_inline]] {
+        n_args += n;
+        n_jac += partials;
+        current_columns.count[next] = static_cast<ArgCount>(c);
+        return ActiveFactory::make(v, static_cast<std::uint32_t>(next++), recording);
+    };
     if (n_args + E::operands() > current_columns.arg_limit) [[unlikely]] {
         r = record_without_room(recording, e, v);
     } else {
@@ -409,23 +417,14 @@ template <bool Units, class E>
             } else if (w.n == 0) {
                 r = Active(v);
             } else {
-                n_args += w.n;
-                n_jac += w.n;
-                current_columns.count[next] = static_cast<ArgCount>(w.n);
-                r = ActiveFactory::make(v, static_cast<std::uint32_t>(next++), recording);
+                r = close(w.n, w.n, w.n);
             }
-        } else {
-            // Each path advances on its own: here fast.n is usually known to the compiler (the
+        } else if constexpr (Units) {
+            // Each path closes on its own: here fast.n is usually known to the compiler (the
             // operand count, less any x * x merged), so the count and the advance are immediates.
-            n_args += fast.n;
-            if constexpr (Units) {
-                n_jac += fast.partials;
-                current_columns.count[next] = static_cast<ArgCount>(unit_kind(fast.n, fast.digits));
-            } else {
-                n_jac += fast.n;
-                current_columns.count[next] = static_cast<ArgCount>(fast.n);
-            }
-            r = ActiveFactory::make(v, static_cast<std::uint32_t>(next++), recording);
+            r = close(fast.n, fast.partials, unit_kind(fast.n, fast.digits));
+        } else {
+            r = close(fast.n, fast.n, fast.n);
         }
     }
     current_columns.n_args = n_args;
