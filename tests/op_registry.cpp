@@ -323,6 +323,15 @@ void linalg(Builder& b) {
     b.add("linear", "no bias", [](const Ts& x) { return linear(x[0], x[1], Tensor()); }, lin, {S({U({3, 4}), U({2, 4})})});
     b.add("linear", "transposed input", [](const Ts& x) { return linear(x[0].t(), x[1], x[2]); },
           [lin](const Rs& x) { return lin({ref_transpose(x[0], 0, 1), x[1], x[2]}); }, {S({U({4, 3}), U({2, 4}), U({2})})});
+    // relu(linear(...)) as one node: its mask and the bias gradient's column sums in one pass.
+    auto lin_relu = [lin](const Rs& x) { return ref_map(lin(x), [](double a) { return a > 0 ? a : 0.0; }); };
+    b.add("linear_relu", "with bias", [](const Ts& x) { return linear_relu(x[0], x[1], x[2]); }, lin_relu,
+          {S({U({3, 4}), U({2, 4}), U({2})}), S({U({5, 3}), U({4, 3}), U({4})}, "mixed signs")});
+    b.add("linear_relu", "no bias", [](const Ts& x) { return linear_relu(x[0], x[1], Tensor()); }, lin_relu,
+          {S({U({3, 4}), U({2, 4})})});
+    b.add("linear_relu", "transposed input", [](const Ts& x) { return linear_relu(x[0].t(), x[1], x[2]); },
+          [lin_relu](const Rs& x) { return lin_relu({ref_transpose(x[0], 0, 1), x[1], x[2]}); },
+          {S({U({4, 3}), U({2, 4}), U({2})})});
     b.add("outer", "1-d × 1-d", [](const Ts& x) { return outer(x[0], x[1]); },
           [](const Rs& x) { return ref_matmul(ref_unsqueeze(x[0], 1), ref_unsqueeze(x[1], 0)); },
           {S({U({3}), U({2})}), S({U({1}), U({4})})});
@@ -523,6 +532,7 @@ const std::vector<PublicOp>& public_ops() {
         {"matmul", {"matmul"}},
         {"outer", {"outer"}},
         {"linear", {"linear"}},
+        {"linear_relu", {"linear_relu"}},
         // reduce.hpp
         {"sum", {"sum"}},
         {"mean", {"mean"}},

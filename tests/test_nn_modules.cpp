@@ -9,6 +9,7 @@
 #include <autodiff/autodiff.hpp>
 
 #include <doctest/doctest.h>
+#include <tests/test_util.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 
 using namespace ad;
 using namespace ad::nn;
+using ad::test::contains;
 
 namespace {
 
@@ -266,6 +268,32 @@ TEST_CASE("Sequential: PyTorch names, indexing, forward, train/eval, repr") {
                           "  )\n"
                           "  (2): Linear(in_features=3, out_features=1, bias=True)\n"
                           ")");
+}
+
+// Sequential runs a Linear followed by a ReLU (exactly these two types, on a batch of the Linear's
+// dtype) as one linear_relu node: the same numbers and gradients as the modules one by one.
+TEST_CASE("Sequential: a Linear followed by a ReLU is one linear_relu node, the same bits") {
+    auto net = MLP({5, 8, 6, 3}, Activation::ReLU, {.seed = 3});
+    const Tensor x = Tensor::randn(Shape{9, 5}, f32, 4);
+    const Tensor y = (*net)(x);
+    CHECK(contains(net->forward(x).str(), "grad_fn=<linear>"));  // the output layer has no ReLU
+    auto& l0 = net->at<Linear>(0);
+    const Tensor h = (*net)[1].forward(l0.forward(x));
+    CHECK(contains(Sequential{net->children()[0].second, net->children()[1].second}(x).str(), "grad_fn=<linear_relu>"));
+    const Tensor by_modules = (*net)[4].forward((*net)[3].forward(net->at<Linear>(2).forward(h)));
+    CHECK(y.to_vector() == by_modules.to_vector());
+
+    const std::vector<Tensor> params = net->parameters();
+    sum(y * y).backward();
+    std::vector<std::vector<double>> fused;
+    for (const Tensor& p : params) fused.push_back(p.grad().to_vector());
+    for (Tensor p : params) p.zero_grad();
+    sum(by_modules * by_modules).backward();
+    for (std::size_t i = 0; i < params.size(); ++i) CHECK(params[i].grad().to_vector() == fused[i]);
+
+    // A 1-d input takes the modules one by one.
+    CHECK(contains(Sequential{net->children()[0].second, net->children()[1].second}(Tensor::randn(Shape{5}, f32, 1)).str(),
+                   "grad_fn=<relu>"));
 }
 
 TEST_CASE("MLP({784, 256, 128, 10}): PyTorch's parameter count, names and repr") {

@@ -314,6 +314,46 @@ TEST_CASE("relu's vectorized loops: every element, both dtypes, forward and firs
     }
 }
 
+// linear_relu is relu(linear(x, W, b)) as one node (nn::Sequential's Linear + ReLU): the same
+// bits forward and in every gradient, both dtypes, with and without bias, first order and under
+// create_graph, with a gradient that arrives as a transposed view and products that are exactly 0
+// (relu'(0) = 0: the zero rows of x, without bias).
+TEST_CASE("linear_relu: relu(linear(x, W, b)) to the bit, forward and gradients") {
+    for (const ad::DType dt : {ad::f32, ad::f64}) {
+        for (const bool bias : {true, false}) {
+            for (const bool create_graph : {false, true}) {
+                CAPTURE(bias);
+                CAPTURE(create_graph);
+                const auto leaves = [&] {
+                    Tensor x = Tensor::randn(ad::Shape{37, 19}, dt, 1);
+                    for (std::int64_t j = 0; j < 19; ++j) {
+                        x.set({3, j}, 0.0);
+                        x.set({20, j}, 0.0);
+                    }
+                    return std::array<Tensor, 3>{x.requires_grad_(), Tensor::randn(ad::Shape{23, 19}, dt, 2).requires_grad_(),
+                                                 bias ? Tensor::randn(ad::Shape{23}, dt, 3).requires_grad_() : Tensor()};
+                };
+                const auto [x1, W1, b1] = leaves();
+                const auto [x2, W2, b2] = leaves();
+                const Tensor g = Tensor::randn(ad::Shape{23, 37}, dt, 4);
+                const Tensor y1 = ad::relu(ad::linear(x1, W1, b1)), y2 = ad::linear_relu(x2, W2, b2);
+                CHECK(y1.to_vector() == y2.to_vector());
+                CHECK(contains(y2.str(), "grad_fn=<linear_relu>"));
+                ad::sum(ad::transpose(y1, 0, 1) * g).backward({.create_graph = create_graph});
+                ad::sum(ad::transpose(y2, 0, 1) * g).backward({.create_graph = create_graph});
+                CHECK(x1.grad().to_vector() == x2.grad().to_vector());
+                CHECK(W1.grad().to_vector() == W2.grad().to_vector());
+                if (bias) CHECK(b1.grad().to_vector() == b2.grad().to_vector());
+                CHECK(x2.grad().requires_grad() == create_graph);
+            }
+        }
+    }
+    // Errors name linear_relu.
+    const Tensor x = Tensor::randn(ad::Shape{2, 3}, ad::f64, 1), W = Tensor::randn(ad::Shape{4, 5}, ad::f64, 2);
+    CHECK(error_of<ad::ShapeError>([&] { ad::linear_relu(x, W, Tensor()); }) ==
+          "linear_relu: input [2, 3] does not fit weight [4, 5] (expected input [batch, 5])");
+}
+
 TEST_CASE("square records its own op, named 'square'") {
     Tensor x = Tensor({1.0, -2.0}).requires_grad_();
     const Tensor y = ad::square(x);

@@ -5,6 +5,7 @@
 #include <autodiff/ops/linalg.hpp>
 #include <autodiff/ops/reduce.hpp>
 #include <autodiff/ops/shape_ops.hpp>
+#include <autodiff/ops/unary.hpp>
 #include <autodiff/tensor_node.hpp>
 #include <autodiff/threads.hpp>
 
@@ -252,13 +253,16 @@ Tensor outer(const Tensor& u, const Tensor& v) {
     return matmul(unsqueeze(u, 1), unsqueeze(v, 0));
 }
 
-Tensor linear(const Tensor& x, const Tensor& W, const Tensor& b) {
-    detail::check_same_dtype("linear", x, W);
+namespace {
+// x Wᵀ + b, unrecorded: one GEMM with the bias pre-broadcast into the output (`op` names the
+// caller in errors).
+Tensor linear_value(const char* op, const Tensor& x, const Tensor& W, const Tensor& b) {
+    detail::check_same_dtype(op, x, W);
     if (x.dim() != 2 || W.dim() != 2 || x.shape()[1] != W.shape()[1])
-        throw ShapeError(fmt::format("linear: input {} does not fit weight {} (expected input [batch, {}])", x.shape().str(),
+        throw ShapeError(fmt::format("{}: input {} does not fit weight {} (expected input [batch, {}])", op, x.shape().str(),
                                      W.shape().str(), W.dim() == 2 ? W.shape()[1] : -1));
     if (b.defined() && !(b.shape() == Shape{W.shape()[0]}))
-        throw ShapeError(fmt::format("linear: bias of shape {} does not fit weight {} (expected [{}])", b.shape().str(),
+        throw ShapeError(fmt::format("{}: bias of shape {} does not fit weight {} (expected [{}])", op, b.shape().str(),
                                      W.shape().str(), W.shape()[0]));
     const std::int64_t batch = x.shape()[0], in = x.shape()[1], out = W.shape()[0];
     Tensor y = Tensor::empty(Shape{batch, out}, x.dtype());
@@ -275,10 +279,51 @@ Tensor linear(const Tensor& x, const Tensor& W, const Tensor& b) {
                          detail::GemmCut::Columns, bp);
         }
     });
+    return y;
+}
+
+// linear's gradients from G, the gradient of its output: ∂x = G W, ∂W = Gᵀ x, ∂b = Σ_batch G
+// (given as db when the caller has it).
+void linear_backward(GradContext& g, const Tensor& G, const Tensor& x, const Tensor& W, Tensor db = Tensor()) {
+    if (g.needs(0)) g.add(0, matmul(G, W));
+    if (g.needs(1)) g.add(1, matmul(mT(G), x));
+    if (g.needs(2)) g.add(2, db.defined() ? std::move(db) : sum(G, 0));
+}
+}  // namespace
+
+Tensor linear(const Tensor& x, const Tensor& W, const Tensor& b) {
+    Tensor y = linear_value("linear", x, W, b);
     return detail::record("linear", y, {x, W, b}, [sx = save(x), sw = save(W)](GradContext& g) {
-        if (g.needs(0)) g.add(0, matmul(g.out(), sw.get()));        // ∂x = G W
-        if (g.needs(1)) g.add(1, matmul(mT(g.out()), sx.get()));    // ∂W = Gᵀ x
-        if (g.needs(2)) g.add(2, sum(g.out(), 0));                  // ∂b = Σ_batch G
+        linear_backward(g, g.out(), sx.get(), sw.get());
+    });
+}
+
+Tensor linear_relu(const Tensor& x, const Tensor& W, const Tensor& b) {
+    Tensor y = linear_value("linear_relu", x, W, b);
+    detail::dispatch(y.dtype(), [&]<class T>() { detail::relu_inplace(y.data<T>(), y.numel()); });
+    return detail::record("linear_relu", y, {x, W, b}, [sx = save(x), sw = save(W), sy = save(y)](GradContext& g) {
+        const Tensor& go = g.out();
+        const Tensor yv = sy.get();
+        if (g.create_graph()) {  // recorded: differentiable again
+            linear_backward(g, go * detail::mask_not_le(yv, 0.0), sx.get(), sw.get());
+            return;
+        }
+        // One pass: G masked where y <= 0, and its column sums (∂b) on the way.
+        const Tensor gc = go.dtype() == yv.dtype() && go.is_contiguous() ? go : go.to(yv.dtype()).contiguous();
+        Tensor G = Tensor::empty(yv.shape(), yv.dtype());
+        Tensor db;
+        detail::dispatch(yv.dtype(), [&]<class T>() {
+            const std::int64_t rows = yv.shape()[0], cols = yv.shape()[1];
+            thread_local std::vector<double> acc;
+            acc.assign(static_cast<std::size_t>(cols), 0.0);
+            detail::relu_backward_rows(gc.data<T>(), yv.data<T>(), G.data<T>(), rows, cols, acc.data());
+            if (g.needs(2)) {
+                db = Tensor::empty(Shape{cols}, yv.dtype());
+                T* q = db.data<T>();
+                for (std::int64_t c = 0; c < cols; ++c) q[c] = static_cast<T>(acc[static_cast<std::size_t>(c)]);
+            }
+        });
+        linear_backward(g, G, sx.get(), sw.get(), std::move(db));
     });
 }
 

@@ -16,6 +16,10 @@ Tensor outer(const Tensor& u, const Tensor& v);
 // x Wᵀ + b for x [batch, in], W [out, in], b [out] (the layout of nn::Linear and PyTorch):
 // one node, one GEMM with the bias pre-broadcast into the output. b may be undefined.
 Tensor linear(const Tensor& x, const Tensor& W, const Tensor& b);
+// relu(linear(x, W, b)) as one node, the same numbers: the ReLU applied in place to the product,
+// and in the backward the mask and the bias gradient's column sums in one pass (nn::Sequential
+// uses it for a Linear followed by a ReLU).
+Tensor linear_relu(const Tensor& x, const Tensor& W, const Tensor& b);
 
 namespace detail {
 // C = op(A)·op(B) + beta·C on row-major buffers, exactly as every product of the engine runs:

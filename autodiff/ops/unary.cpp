@@ -18,11 +18,11 @@ using detail::map;
 using detail::record;
 using detail::save;
 
-namespace {
-// The 0/1 mask of "not x <= t" (x > t, or x is NaN), in x's dtype (a constant of the graph).
-Tensor mask_not_le(const Tensor& x, double t) {
+Tensor detail::mask_not_le(const Tensor& x, double t) {
     return map(x, [t](auto v) { return v <= static_cast<decltype(v)>(t) ? decltype(v)(0) : decltype(v)(1); });
 }
+
+namespace {
 template <class T>
 T stable_sigmoid(T v) {
     return v >= 0 ? T(1) / (T(1) + std::exp(-v)) : std::exp(v) / (T(1) + std::exp(v));
@@ -100,34 +100,63 @@ AD_ALWAYS_INLINE inline void relu_loop(const T* __restrict x, T* __restrict y, s
     for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] <= T(0) ? T(0) : x[i];
 }
 template <class T>
+AD_ALWAYS_INLINE inline void relu_inplace_loop(T* y, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) y[i] = y[i] <= T(0) ? T(0) : y[i];
+}
+template <class T>
 AD_ALWAYS_INLINE inline void relu_grad_loop(const T* __restrict g, const T* __restrict y, T* __restrict out, std::int64_t n) {
     for (std::int64_t i = 0; i < n; ++i) out[i] = y[i] <= T(0) ? T(0) : g[i];
 }
+template <class T>
+AD_ALWAYS_INLINE inline void relu_grad_rows_loop(const T* __restrict g, const T* __restrict y, T* __restrict out,
+                                                 std::int64_t rows, std::int64_t cols, double* __restrict acc) {
+    for (std::int64_t r = 0; r < rows; ++r) {
+        for (std::int64_t c = 0; c < cols; ++c) {
+            const std::int64_t i = r * cols + c;
+            const T v = y[i] <= T(0) ? T(0) : g[i];
+            out[i] = v;
+            acc[c] += static_cast<double>(v);
+        }
+    }
+}
+}  // namespace
+
+namespace detail {
 AD_MULTIVERSION void relu_forward(const float* x, float* y, std::int64_t n) { relu_loop(x, y, n); }
 AD_MULTIVERSION void relu_forward(const double* x, double* y, std::int64_t n) { relu_loop(x, y, n); }
+AD_MULTIVERSION void relu_inplace(float* y, std::int64_t n) { relu_inplace_loop(y, n); }
+AD_MULTIVERSION void relu_inplace(double* y, std::int64_t n) { relu_inplace_loop(y, n); }
 AD_MULTIVERSION void relu_backward(const float* g, const float* y, float* out, std::int64_t n) { relu_grad_loop(g, y, out, n); }
 AD_MULTIVERSION void relu_backward(const double* g, const double* y, double* out, std::int64_t n) { relu_grad_loop(g, y, out, n); }
-}  // namespace
+AD_MULTIVERSION void relu_backward_rows(const float* g, const float* y, float* out, std::int64_t rows, std::int64_t cols,
+                                        double* acc) {
+    relu_grad_rows_loop(g, y, out, rows, cols, acc);
+}
+AD_MULTIVERSION void relu_backward_rows(const double* g, const double* y, double* out, std::int64_t rows, std::int64_t cols,
+                                        double* acc) {
+    relu_grad_rows_loop(g, y, out, rows, cols, acc);
+}
+}  // namespace detail
 
 // y = x where x > 0, else 0; NaN stays NaN (PyTorch). ∂ = 0 where y <= 0, else 1 (so relu'(0) = 0
 // and a NaN passes the gradient, as PyTorch's threshold_backward).
 Tensor relu(const Tensor& x) {
     const Tensor xc = x.is_contiguous() ? x : x.detach().contiguous();
     Tensor y = Tensor::empty(x.shape(), x.dtype());
-    detail::dispatch(x.dtype(), [&]<class T>() { relu_forward(xc.data<T>(), y.data<T>(), y.numel()); });
+    detail::dispatch(x.dtype(), [&]<class T>() { detail::relu_forward(xc.data<T>(), y.data<T>(), y.numel()); });
     return record("relu", y, {x}, [sy = save(y)](GradContext& g) {
         if (!g.create_graph()) {  // one pass
             const Tensor go = g.out(), yv = sy.get();
             if (go.is_contiguous() && go.shape() == yv.shape() && go.dtype() == yv.dtype()) {
                 Tensor dx = Tensor::empty(yv.shape(), yv.dtype());
-                detail::dispatch(yv.dtype(), [&]<class T>() { relu_backward(go.data<T>(), yv.data<T>(), dx.data<T>(), dx.numel()); });
+                detail::dispatch(yv.dtype(), [&]<class T>() { detail::relu_backward(go.data<T>(), yv.data<T>(), dx.data<T>(), dx.numel()); });
                 g.add(0, std::move(dx));
             } else {
                 g.add(0, detail::zip(go, yv, "relu", [](auto gv, auto yv) { return yv <= 0 ? decltype(gv)(0) : gv; }));
             }
             return;
         }
-        g.add(0, g.out() * mask_not_le(sy.get(), 0.0));  // recorded: differentiable again
+        g.add(0, g.out() * detail::mask_not_le(sy.get(), 0.0));  // recorded: differentiable again
     });
 }
 

@@ -20,4 +20,21 @@ Tensor gelu(const Tensor& x);     // exact (erf) GELU: Φ(x) + x φ(x)
 Tensor softplus(const Tensor& x); // σ(x); log(1 + e^x) computed stably
 Tensor clamp(const Tensor& x, double lo, double hi);  // 1 inside [lo, hi], 0 outside (1 at the bounds, as PyTorch)
 
+namespace detail {
+// The 0/1 mask of "not x <= t" (x > t, or x is NaN), in x's dtype (a constant of the graph).
+Tensor mask_not_le(const Tensor& x, double t);
+// relu's loops (compiled per instruction set, multiversion.hpp), for linalg.hpp's linear_relu too.
+// y[i] = x[i] <= 0 ? 0 : x[i], out of place and in place.
+void relu_forward(const float* x, float* y, std::int64_t n);
+void relu_forward(const double* x, double* y, std::int64_t n);
+void relu_inplace(float* y, std::int64_t n);
+void relu_inplace(double* y, std::int64_t n);
+// out[i] = y[i] <= 0 ? 0 : g[i]; with rows × cols and `acc`, also acc[c] += out[r·cols + c] in
+// double, row after row (the column sums sum(out, 0) makes, in the same order: the same bits).
+void relu_backward(const float* g, const float* y, float* out, std::int64_t n);
+void relu_backward(const double* g, const double* y, double* out, std::int64_t n);
+void relu_backward_rows(const float* g, const float* y, float* out, std::int64_t rows, std::int64_t cols, double* acc);
+void relu_backward_rows(const double* g, const double* y, double* out, std::int64_t rows, std::int64_t cols, double* acc);
+}  // namespace detail
+
 }  // namespace ad
