@@ -14,6 +14,12 @@ void pool_deallocate(void* p, std::size_t bytes) noexcept;
 // Calls to the system allocator made by the pools (for tests of the steady state).
 std::size_t pool_system_allocations();
 
+// Calls fn when this thread ends, where its thread_local objects are destroyed (the last one
+// registered first; at most 4 per thread). For free lists kept in constant-initialized,
+// trivially destructible thread_locals — reached with no guard on every access — that nothing
+// else would return to the system: these pools' and tensor storage's (storage.cpp). fn must not throw.
+void at_thread_exit(void (*fn)() noexcept);
+
 // A standard allocator over the pools (use with std::allocate_shared).
 template <class T>
 struct PoolAllocator {
