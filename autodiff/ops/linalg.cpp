@@ -146,6 +146,21 @@ void gemm_blocks(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t 
     openblas_set_num_threads(threads);
 }
 
+// C = op(A)·op(B) (m × n, inner dimension k) into a new tensor: the 2-d matmul, also linear's
+// first-order backward.
+Tensor product(const BlasOperand& A, const BlasOperand& B, std::int64_t m, std::int64_t n, std::int64_t k, DType dt) {
+    Tensor c = Tensor::empty(Shape{m, n}, dt);
+    detail::dispatch(dt, [&]<class T>() {
+        T* cp = c.data<T>();
+        if (k == 0) {
+            std::fill(cp, cp + m * n, T(0));
+        } else if (m > 0 && n > 0) {
+            detail::gemm(A.trans, B.trans, m, n, k, A.holder.data<T>(), A.ld, B.holder.data<T>(), B.ld, T(0), cp, n);
+        }
+    });
+    return c;
+}
+
 // Batched product of operands with rank ≥ 2 (no graph).
 Tensor matmul_forward(const Tensor& a, const Tensor& b) {
     const int na = a.dim(), nb = b.dim();
@@ -153,19 +168,7 @@ Tensor matmul_forward(const Tensor& a, const Tensor& b) {
     if (k != k2)
         throw ShapeError(fmt::format("matmul: shapes {} and {} do not match (inner dimensions {} vs {})", a.shape().str(),
                                      b.shape().str(), k, k2));
-    if (na == 2 && nb == 2) {  // the common case, without the batch machinery's views
-        Tensor y = Tensor::empty(Shape{m, n}, a.dtype());
-        const BlasOperand A = blas_operand(a), B = blas_operand(b);
-        detail::dispatch(a.dtype(), [&]<class T>() {
-            T* yp = y.data<T>();
-            if (k == 0) {
-                for (std::int64_t i = 0; i < m * n; ++i) yp[i] = T(0);
-            } else if (m > 0 && n > 0) {
-                detail::gemm(A.trans, B.trans, m, n, k, A.holder.data<T>(), A.ld, B.holder.data<T>(), B.ld, T(0), yp, n);
-            }
-        });
-        return y;
-    }
+    if (na == 2 && nb == 2) return product(blas_operand(a), blas_operand(b), m, n, k, a.dtype());  // without the batch machinery's views
     Shape ba(a.shape().begin(), a.shape().end() - 2), bb(b.shape().begin(), b.shape().end() - 2);
     Shape batch;
     try {
@@ -283,10 +286,17 @@ Tensor linear_value(const char* op, const Tensor& x, const Tensor& W, const Tens
 }
 
 // linear's gradients from G, the gradient of its output: ∂x = G W, ∂W = Gᵀ x, ∂b = Σ_batch G
-// (given as db when the caller has it).
+// (given as db when the caller has it). First order, the products go straight to BLAS, as
+// matmul would send them (the same bits, without its views and checks).
 void linear_backward(GradContext& g, const Tensor& G, const Tensor& x, const Tensor& W, Tensor db = Tensor()) {
-    if (g.needs(0)) g.add(0, matmul(G, W));
-    if (g.needs(1)) g.add(1, matmul(mT(G), x));
+    if (g.create_graph() || G.dim() != 2 || G.dtype() != W.dtype()) {  // recorded: differentiable again
+        if (g.needs(0)) g.add(0, matmul(G, W));
+        if (g.needs(1)) g.add(1, matmul(mT(G), x));
+    } else {
+        const std::int64_t batch = G.shape()[0], out = G.shape()[1], in = W.shape()[1];
+        if (g.needs(0)) g.add(0, product(blas_operand(G), blas_operand(W), batch, in, out, G.dtype()));
+        if (g.needs(1)) g.add(1, product(blas_operand(G, true), blas_operand(x), out, in, batch, G.dtype()));
+    }
     if (g.needs(2)) g.add(2, db.defined() ? std::move(db) : sum(G, 0));
 }
 }  // namespace
