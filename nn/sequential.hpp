@@ -23,6 +23,8 @@ public:
     Sequential(std::initializer_list<std::shared_ptr<Module>> modules);
 
     Sequential& add(std::shared_ptr<Module> m);  // appended under the next index
+    // Each module in turn; a Linear followed by a ReLU runs as one linear_relu node on a batch
+    // (ops/linalg.hpp: the same numbers and gradients as the two modules, one node and pass fewer).
     Tensor forward(const Tensor& x) override;
     std::string name() const override { return "Sequential"; }
     std::size_t size() const { return children().size(); }
