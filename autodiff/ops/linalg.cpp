@@ -289,7 +289,7 @@ Tensor linear_value(const char* op, const Tensor& x, const Tensor& W, const Tens
 // (given as db when the caller has it). First order, the products go straight to BLAS, as
 // matmul would send them (the same bits, without its views and checks).
 void linear_backward(GradContext& g, const Tensor& G, const Tensor& x, const Tensor& W, Tensor db = Tensor()) {
-    if (g.create_graph() || G.dim() != 2 || G.dtype() != W.dtype()) {  // recorded: differentiable again
+    if (g.create_graph() || G.dtype() != W.dtype()) {  // recorded: differentiable again (or matmul's dtype error)
         if (g.needs(0)) g.add(0, matmul(G, W));
         if (g.needs(1)) g.add(1, matmul(mT(G), x));
     } else {
