@@ -91,6 +91,14 @@ Value GradContext::scalar_input(std::size_t k, double value) const {
     return Value::interior(t, node_.inputs[k], t.val[node_.inputs[k]]);
 }
 
+Tensor GradContext::writable_out(DType dt) const {
+    if (out_.dtype() == dt && out_.is_contiguous() && out_.impl_ptr().use_count() == 1 &&
+        out_.impl()->storage.use_count() == 1)
+        return out_;
+    const Tensor d = out_.detach();
+    return d.dtype() == dt ? d.clone() : d.to(dt).contiguous();  // to() copies
+}
+
 void GradContext::add(std::size_t k, Tensor g) {
     if (!node_.input_needs[k] || !g.defined()) return;
     if (!(g.shape() == node_.input_shapes[k]))

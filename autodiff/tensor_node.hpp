@@ -88,6 +88,10 @@ public:
         : node_(node), out_(out), create_graph_(create_graph), sink_obj_(&sink),
           sink_([](void* s, std::size_t k, Tensor&& g) { (*static_cast<Sink*>(s))(k, std::move(g)); }) {}
     const Tensor& out() const { return out_; }
+    // out() as a contiguous tensor of dtype dt that the backward may overwrite: the gradient's own
+    // buffer when nothing else refers to it (no other handle, view, hook or retained gradient, the
+    // test PyTorch's AccumulateGrad makes before it steals a gradient), else a copy.
+    Tensor writable_out(DType dt) const;
     bool needs(std::size_t k) const { return node_.input_needs[k]; }
     bool create_graph() const { return create_graph_; }
     const Shape& input_shape(std::size_t k) const { return node_.input_shapes[k]; }

@@ -4,6 +4,8 @@
 // that every public op has an entry.
 #include "op_registry.hpp"
 
+#include <autodiff/tensor_node.hpp>
+
 #include <doctest/doctest.h>
 #include <tests/test_util.hpp>
 
@@ -352,6 +354,79 @@ TEST_CASE("linear_relu: relu(linear(x, W, b)) to the bit, forward and gradients"
     const Tensor x = Tensor::randn(ad::Shape{2, 3}, ad::f64, 1), W = Tensor::randn(ad::Shape{4, 5}, ad::f64, 2);
     CHECK(error_of<ad::ShapeError>([&] { ad::linear_relu(x, W, Tensor()); }) ==
           "linear_relu: input [2, 3] does not fit weight [4, 5] (expected input [batch, 5])");
+}
+
+// linear's epilogue adds the bias after the product, as matmul(x, Wᵀ) + b does, including a
+// product OpenBLAS sums in blocks of k (64 × 1000 × 64: its packed path), where a bias put into
+// the output first (beta = 1) was rounded in with the first block and gave other bits.
+TEST_CASE("linear: the same bits as matmul(x, Wᵀ) + b") {
+    for (const ad::DType dt : {ad::f32, ad::f64}) {
+        for (const auto [batch, in, out] : {std::array<std::int64_t, 3>{37, 19, 23}, std::array<std::int64_t, 3>{64, 1000, 64}}) {
+            CAPTURE(in);
+            const Tensor x = Tensor::randn(ad::Shape{batch, in}, dt, 5), W = Tensor::randn(ad::Shape{out, in}, dt, 6);
+            const Tensor b = Tensor::randn(ad::Shape{out}, dt, 7);
+            const Tensor want = ad::matmul(x, ad::transpose(W, 0, 1)) + b;
+            CHECK(ad::linear(x, W, b).to_vector() == want.to_vector());
+            CHECK(ad::linear_relu(x, W, b).to_vector() == ad::relu(want).to_vector());
+            CHECK(ad::linear(x, W, Tensor()).to_vector() == ad::matmul(x, ad::transpose(W, 0, 1)).to_vector());
+        }
+    }
+}
+
+// linear_relu's backward masks its output's gradient in place when nothing else refers to it
+// (GradContext::writable_out): never the caller's seed, a gradient a hook kept, or one tensor that
+// an add sent to two inputs; and in place when it is the backward's alone.
+TEST_CASE("linear_relu: the output's gradient is overwritten only when nothing else holds it") {
+    const auto leaves = [](std::uint64_t seed) {
+        return std::array<Tensor, 3>{Tensor::randn(ad::Shape{9, 7}, ad::f64, seed).requires_grad_(),
+                                     Tensor::randn(ad::Shape{5, 7}, ad::f64, seed + 1).requires_grad_(),
+                                     Tensor::randn(ad::Shape{5}, ad::f64, seed + 2).requires_grad_()};
+    };
+    const Tensor seed = Tensor::randn(ad::Shape{9, 5}, ad::f64, 20);
+    const std::vector<double> seed_before = seed.to_vector();
+    {  // the caller's seed, and what a hook saw, keep their values; the gradients match the composite
+        const auto [x1, W1, b1] = leaves(1);
+        const auto [x2, W2, b2] = leaves(1);
+        Tensor seen;
+        Tensor y2 = ad::linear_relu(x2, W2, b2);
+        y2.register_hook([&](const Tensor& g) {
+            seen = g;
+            return Tensor();
+        });
+        ad::relu(ad::linear(x1, W1, b1)).backward(seed);
+        y2.backward(seed);
+        CHECK(seed.to_vector() == seed_before);
+        CHECK(seen.to_vector() == seed_before);
+        CHECK(x1.grad().to_vector() == x2.grad().to_vector());
+        CHECK(W1.grad().to_vector() == W2.grad().to_vector());
+        CHECK(b1.grad().to_vector() == b2.grad().to_vector());
+    }
+    {  // one gradient tensor sent to two linear_relu nodes by an add
+        const auto [x1, W1, b1] = leaves(3);
+        const auto [x2, W2, b2] = leaves(3);
+        const auto [u1, V1, c1] = leaves(6);
+        const auto [u2, V2, c2] = leaves(6);
+        ad::sum((ad::relu(ad::linear(x1, W1, b1)) + ad::relu(ad::linear(u1, V1, c1))) * seed).backward();
+        ad::sum((ad::linear_relu(x2, W2, b2) + ad::linear_relu(u2, V2, c2)) * seed).backward();
+        for (const auto& [a, b] : {std::pair{x1, x2}, {W1, W2}, {b1, b2}, {u1, u2}, {V1, V2}, {c1, c2}})
+            CHECK(a.grad().to_vector() == b.grad().to_vector());
+    }
+    {  // a gradient that is the backward's alone is handed over, not copied
+        const Tensor x = Tensor::randn(ad::Shape{3, 4}, ad::f64, 30).requires_grad_();
+        const Tensor s = Tensor::randn(ad::Shape{3, 4}, ad::f64, 31);
+        const void* arrived = nullptr;
+        const void* handed = nullptr;
+        const Tensor y = ad::detail::record("probe", x.detach() * 2.0, {x}, [&](ad::detail::GradContext& g) {
+            arrived = g.out().data<double>();
+            const Tensor w = g.writable_out(ad::f64);
+            handed = w.data<double>();
+            g.add(0, w * 2.0);
+        });
+        ad::sum(y * s).backward();
+        CHECK(arrived != nullptr);
+        CHECK(handed == arrived);
+        CHECK(x.grad().to_vector() == (s * 2.0).to_vector());
+    }
 }
 
 TEST_CASE("square records its own op, named 'square'") {

@@ -99,22 +99,37 @@ template <class T>
 AD_ALWAYS_INLINE inline void relu_loop(const T* __restrict x, T* __restrict y, std::int64_t n) {
     for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] <= T(0) ? T(0) : x[i];
 }
+template <class T, bool Bias, bool Relu>
+AD_ALWAYS_INLINE inline void bias_relu_loop(T* __restrict c, std::int64_t ldc, const T* __restrict bias, std::int64_t rows,
+                                            std::int64_t cols) {
+    for (std::int64_t r = 0; r < rows; ++r) {
+        T* __restrict row = c + r * ldc;
+        for (std::int64_t j = 0; j < cols; ++j) {
+            T v = row[j];
+            if constexpr (Bias) v += bias[j];
+            if constexpr (Relu) v = v <= T(0) ? T(0) : v;
+            row[j] = v;
+        }
+    }
+}
 template <class T>
-AD_ALWAYS_INLINE inline void relu_inplace_loop(T* y, std::int64_t n) {
-    for (std::int64_t i = 0; i < n; ++i) y[i] = y[i] <= T(0) ? T(0) : y[i];
+AD_ALWAYS_INLINE inline void bias_relu(T* c, std::int64_t ldc, const T* bias, std::int64_t rows, std::int64_t cols, bool relu) {
+    if (bias != nullptr && relu) bias_relu_loop<T, true, true>(c, ldc, bias, rows, cols);
+    else if (bias != nullptr) bias_relu_loop<T, true, false>(c, ldc, bias, rows, cols);
+    else if (relu) bias_relu_loop<T, false, true>(c, ldc, bias, rows, cols);
 }
 template <class T>
 AD_ALWAYS_INLINE inline void relu_grad_loop(const T* __restrict g, const T* __restrict y, T* __restrict out, std::int64_t n) {
     for (std::int64_t i = 0; i < n; ++i) out[i] = y[i] <= T(0) ? T(0) : g[i];
 }
 template <class T>
-AD_ALWAYS_INLINE inline void relu_grad_rows_loop(const T* __restrict g, const T* __restrict y, T* __restrict out,
-                                                 std::int64_t rows, std::int64_t cols, double* __restrict acc) {
+AD_ALWAYS_INLINE inline void relu_grad_rows_loop(T* __restrict g, const T* __restrict y, std::int64_t rows,
+                                                 std::int64_t cols, double* __restrict acc) {
     for (std::int64_t r = 0; r < rows; ++r) {
         for (std::int64_t c = 0; c < cols; ++c) {
             const std::int64_t i = r * cols + c;
             const T v = y[i] <= T(0) ? T(0) : g[i];
-            out[i] = v;
+            g[i] = v;
             acc[c] += static_cast<double>(v);
         }
     }
@@ -124,17 +139,21 @@ AD_ALWAYS_INLINE inline void relu_grad_rows_loop(const T* __restrict g, const T*
 namespace detail {
 AD_MULTIVERSION void relu_forward(const float* x, float* y, std::int64_t n) { relu_loop(x, y, n); }
 AD_MULTIVERSION void relu_forward(const double* x, double* y, std::int64_t n) { relu_loop(x, y, n); }
-AD_MULTIVERSION void relu_inplace(float* y, std::int64_t n) { relu_inplace_loop(y, n); }
-AD_MULTIVERSION void relu_inplace(double* y, std::int64_t n) { relu_inplace_loop(y, n); }
+AD_MULTIVERSION void bias_relu_rows(float* c, std::int64_t ldc, const float* bias, std::int64_t rows, std::int64_t cols,
+                                    bool relu) {
+    bias_relu(c, ldc, bias, rows, cols, relu);
+}
+AD_MULTIVERSION void bias_relu_rows(double* c, std::int64_t ldc, const double* bias, std::int64_t rows, std::int64_t cols,
+                                    bool relu) {
+    bias_relu(c, ldc, bias, rows, cols, relu);
+}
 AD_MULTIVERSION void relu_backward(const float* g, const float* y, float* out, std::int64_t n) { relu_grad_loop(g, y, out, n); }
 AD_MULTIVERSION void relu_backward(const double* g, const double* y, double* out, std::int64_t n) { relu_grad_loop(g, y, out, n); }
-AD_MULTIVERSION void relu_backward_rows(const float* g, const float* y, float* out, std::int64_t rows, std::int64_t cols,
-                                        double* acc) {
-    relu_grad_rows_loop(g, y, out, rows, cols, acc);
+AD_MULTIVERSION void relu_backward_rows(float* g, const float* y, std::int64_t rows, std::int64_t cols, double* acc) {
+    relu_grad_rows_loop(g, y, rows, cols, acc);
 }
-AD_MULTIVERSION void relu_backward_rows(const double* g, const double* y, double* out, std::int64_t rows, std::int64_t cols,
-                                        double* acc) {
-    relu_grad_rows_loop(g, y, out, rows, cols, acc);
+AD_MULTIVERSION void relu_backward_rows(double* g, const double* y, std::int64_t rows, std::int64_t cols, double* acc) {
+    relu_grad_rows_loop(g, y, rows, cols, acc);
 }
 }  // namespace detail
 

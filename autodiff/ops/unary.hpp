@@ -23,18 +23,22 @@ Tensor clamp(const Tensor& x, double lo, double hi);  // 1 inside [lo, hi], 0 ou
 namespace detail {
 // The 0/1 mask of "not x <= t" (x > t, or x is NaN), in x's dtype (a constant of the graph).
 Tensor mask_not_le(const Tensor& x, double t);
-// relu's loops (compiled per instruction set, multiversion.hpp), for linalg.hpp's linear_relu too.
-// y[i] = x[i] <= 0 ? 0 : x[i], out of place and in place.
+// relu's loops (compiled per instruction set, multiversion.hpp), for linalg.hpp's linear and
+// linear_relu too.
+// y[i] = x[i] <= 0 ? 0 : x[i].
 void relu_forward(const float* x, float* y, std::int64_t n);
 void relu_forward(const double* x, double* y, std::int64_t n);
-void relu_inplace(float* y, std::int64_t n);
-void relu_inplace(double* y, std::int64_t n);
-// out[i] = y[i] <= 0 ? 0 : g[i]; with rows × cols and `acc`, also acc[c] += out[r·cols + c] in
-// double, row after row (the column sums sum(out, 0) makes, in the same order: the same bits).
+// The epilogue of a product C (rows × cols, row stride ldc), in place: c += bias[col] when bias is
+// not null (one rounding, as the product + the bias would make), then c = c <= 0 ? 0 : c if relu.
+void bias_relu_rows(float* c, std::int64_t ldc, const float* bias, std::int64_t rows, std::int64_t cols, bool relu);
+void bias_relu_rows(double* c, std::int64_t ldc, const double* bias, std::int64_t rows, std::int64_t cols, bool relu);
+// out[i] = y[i] <= 0 ? 0 : g[i].
 void relu_backward(const float* g, const float* y, float* out, std::int64_t n);
 void relu_backward(const double* g, const double* y, double* out, std::int64_t n);
-void relu_backward_rows(const float* g, const float* y, float* out, std::int64_t rows, std::int64_t cols, double* acc);
-void relu_backward_rows(const double* g, const double* y, double* out, std::int64_t rows, std::int64_t cols, double* acc);
+// The same in place on g (rows × cols), and acc[c] += g[r·cols + c] in double on the way, row
+// after row (the column sums sum(g, 0) makes, in the same order: the same bits).
+void relu_backward_rows(float* g, const float* y, std::int64_t rows, std::int64_t cols, double* acc);
+void relu_backward_rows(double* g, const double* y, std::int64_t rows, std::int64_t cols, double* acc);
 }  // namespace detail
 
 }  // namespace ad
