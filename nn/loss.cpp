@@ -132,10 +132,14 @@ Tensor cross_entropy_indices(const Tensor& logits, const Tensor& labels, double 
         double sum = 0;
         for (std::int64_t i = 0; i < n; ++i) {
             const T* row = x + i * c;
-            double total = 0;
-            for (std::int64_t j = 0; j < c; ++j) total += static_cast<double>(row[j]);
+            double smooth = 0;  // ε/C Σ_j x_ij, only with label smoothing: a logit of −inf (a masked
+            if (eps != 0) {     // class) leaves the loss finite without it, as in PyTorch
+                double total = 0;
+                for (std::int64_t j = 0; j < c; ++j) total += static_cast<double>(row[j]);
+                smooth = eps / static_cast<double>(c) * total;
+            }
             const double picked = row[static_cast<std::int64_t>(label[i])];
-            const double li = l[i] - (1.0 - eps) * picked - eps / static_cast<double>(c) * total;
+            const double li = l[i] - (1.0 - eps) * picked - smooth;
             if (reduced)
                 sum += li;
             else

@@ -407,6 +407,17 @@ TEST_CASE("stability: logits of ±1000 give exact, finite losses and gradients")
     CHECK(std::isfinite(cross_entropy(z.to(f32), y).item()));
     for (double v : grad_of([&soft](const Tensor& x) { return cross_entropy(x, soft); }, z).to_vector())
         CHECK(std::isfinite(v));
+    // A masked class (a logit of −inf) that is not the label leaves the loss finite. torch:
+    //   Z = [[1, −inf, 0.5], [−inf, 2, 0]], y = [0, 2]: F.cross_entropy(Z, y, reduction='none') =
+    //   [0.4740769841801067, 2.1269280110429727], ∂Z (summed) = [[−0.3775406687981454, 0, 0.3775406687981454],
+    //   [0, 0.8807970779778823, −0.8807970779778824]]; with label_smoothing = 0.1, inf
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    const Tensor masked({{1.0, -inf, 0.5}, {-inf, 2.0, 0.0}});
+    const Tensor ym({0.0, 2.0});
+    check_values(cross_entropy(masked, ym, {.reduction = Reduction::None}), {0.4740769841801067, 2.1269280110429727});
+    check_values(grad_of([&ym](const Tensor& x) { return cross_entropy(x, ym, {.reduction = Reduction::Sum}); }, masked),
+                 {-0.3775406687981454, 0.0, 0.3775406687981454, 0.0, 0.8807970779778823, -0.8807970779778824});
+    CHECK(cross_entropy(masked, ym, {.label_smoothing = 0.1}).item() == inf);
 }
 
 TEST_CASE("bad targets and shapes: the documented exception, naming the loss and the value") {
