@@ -132,8 +132,10 @@ Tensor cross_entropy_indices(const Tensor& logits, const Tensor& labels, double 
         double sum = 0;
         for (std::int64_t i = 0; i < n; ++i) {
             const T* row = x + i * c;
-            double smooth = 0;  // ε/C Σ_j x_ij, only with label smoothing: a logit of −inf (a masked
-            if (eps != 0) {     // class) leaves the loss finite without it, as in PyTorch
+            // ε/C Σ_j x_ij, only with label smoothing: without it a logit of −inf (a masked class)
+            // leaves the loss finite, as in PyTorch.
+            double smooth = 0;
+            if (eps != 0) {
                 double total = 0;
                 for (std::int64_t j = 0; j < c; ++j) total += static_cast<double>(row[j]);
                 smooth = eps / static_cast<double>(c) * total;
