@@ -59,28 +59,34 @@ bool transpose_one_first(bool ta, bool tb, std::int64_t m, std::int64_t n, std::
     return unpacked_kernels && tb && !ta && m * n * k <= 1000000 && (m * n > 1200 || k < 32);
 }
 
+// The transpose of the rows × cols matrix at p (leading dimension ld), row-major, in a tensor from
+// the engine's pool (no allocation once warm).
+template <class T>
+Tensor transposed_copy(const T* p, std::int64_t rows, std::int64_t cols, std::int64_t ld) {
+    Tensor t = Tensor::empty(Shape{cols, rows}, dtype_of<T>());
+    if constexpr (std::is_same_v<T, float>)
+        cblas_somatcopy(CblasRowMajor, CblasTrans, int(rows), int(cols), 1.0f, p, int(ld), t.data<T>(), int(rows));
+    else
+        cblas_domatcopy(CblasRowMajor, CblasTrans, int(rows), int(cols), 1.0, p, int(ld), t.data<T>(), int(rows));
+    return t;
+}
+
 template <class T>
 void gemm_call(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const T* a, std::int64_t lda,
                const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc) {
-    Tensor bt;  // Aᵀ (k × m) or Bᵀ (k × n) row-major, from the engine's pool (no allocation once warm)
-    if (transpose_one_first(ta, tb, m, n, k) && m < n) {
-        bt = Tensor::empty(Shape{k, m}, dtype_of<T>());
-        if constexpr (std::is_same_v<T, float>)
-            cblas_somatcopy(CblasRowMajor, CblasTrans, int(m), int(k), 1.0f, a, int(lda), bt.data<T>(), int(m));
-        else
-            cblas_domatcopy(CblasRowMajor, CblasTrans, int(m), int(k), 1.0, a, int(lda), bt.data<T>(), int(m));
-        a = bt.data<T>();
-        lda = m;
-        ta = true;
-    } else if (transpose_one_first(ta, tb, m, n, k)) {
-        bt = Tensor::empty(Shape{k, n}, dtype_of<T>());
-        if constexpr (std::is_same_v<T, float>)
-            cblas_somatcopy(CblasRowMajor, CblasTrans, int(n), int(k), 1.0f, b, int(ldb), bt.data<T>(), int(n));
-        else
-            cblas_domatcopy(CblasRowMajor, CblasTrans, int(n), int(k), 1.0, b, int(ldb), bt.data<T>(), int(n));
-        b = bt.data<T>();
-        ldb = n;
-        tb = false;
+    Tensor copy;  // Aᵀ (k × m) or Bᵀ (k × n)
+    if (transpose_one_first(ta, tb, m, n, k)) {
+        if (m < n) {
+            copy = transposed_copy(a, m, k, lda);
+            a = copy.data<T>();
+            lda = m;
+            ta = true;
+        } else {
+            copy = transposed_copy(b, n, k, ldb);
+            b = copy.data<T>();
+            ldb = n;
+            tb = false;
+        }
     }
     const auto TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
     if constexpr (std::is_same_v<T, float>) {
